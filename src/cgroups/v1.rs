@@ -1,0 +1,477 @@
+//! The cgroup v1 driver (also used on hybrid hosts, where the container is
+//! placed in the cgroup2 tree as well). One directory per mounted
+//! hierarchy; resources go to the hierarchy that owns each controller.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
+
+use super::{devices, mkdir_all, read, read_pids, remove_made, write, CgroupError, Driver, Result};
+use crate::store::CgroupRecord;
+
+#[derive(Debug)]
+pub struct V1 {
+    /// controllers → directory; "" is the cgroup2 directory on hybrid hosts.
+    paths: BTreeMap<String, PathBuf>,
+    made: Vec<PathBuf>,
+    rootless: bool,
+}
+
+impl V1 {
+    pub fn new(paths: BTreeMap<String, PathBuf>, rootless: bool) -> V1 {
+        V1 {
+            paths,
+            made: Vec::new(),
+            rootless,
+        }
+    }
+
+    pub fn from_record(rec: &CgroupRecord) -> V1 {
+        V1 {
+            paths: rec.paths.clone(),
+            made: rec.created.clone(),
+            rootless: false,
+        }
+    }
+
+    /// The directory of the hierarchy holding `controller`.
+    fn dir(&self, controller: &str) -> Option<&Path> {
+        self.paths
+            .iter()
+            .find(|(k, _)| !k.is_empty() && k.split(',').any(|c| c == controller))
+            .map(|(_, v)| v.as_path())
+    }
+
+    fn need(&self, controller: &'static str, resource: &'static str) -> Result<&Path> {
+        self.dir(controller).ok_or(CgroupError::Unsupported {
+            resource,
+            controller,
+        })
+    }
+
+    /// New cpuset cgroups start with empty cpus/mems, in which no task may
+    /// run: copy them down from the parent, outermost first.
+    fn init_cpuset(&self) -> Result<()> {
+        let Some(leaf) = self.dir("cpuset") else {
+            return Ok(());
+        };
+        for d in self.made.iter().filter(|d| leaf.starts_with(d)) {
+            let parent = d.parent().expect("a made cgroup dir has a parent");
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                if read(d, f)?.trim().is_empty() {
+                    write(d, f, read(parent, f)?.trim())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Driver for V1 {
+    fn create(&mut self) -> Result<()> {
+        let mut skipped = Vec::new();
+        for (ctrl, dir) in &self.paths {
+            match mkdir_all(dir, &mut self.made) {
+                Ok(()) => {}
+                // Rootless without delegation: run without that hierarchy.
+                Err(CgroupError::Create { source, .. })
+                    if self.rootless
+                        && matches!(
+                            source.raw_os_error(),
+                            Some(libc::EACCES | libc::EPERM | libc::EROFS)
+                        ) =>
+                {
+                    skipped.push(ctrl.clone())
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for c in skipped {
+            log::debug!("cgroup hierarchy {c:?} is not writable: skipped");
+            self.paths.remove(&c);
+        }
+        self.init_cpuset()
+    }
+
+    fn apply(&self, res: &LinuxResources) -> Result<()> {
+        if let Some(m) = res.memory() {
+            let nz = |v: Option<i64>| v.is_some_and(|v| v != 0);
+            let wants = nz(m.limit())
+                || nz(m.reservation())
+                || nz(m.swap())
+                || nz(m.kernel_tcp())
+                || m.swappiness().is_some_and(|s| s <= 100)
+                || m.disable_oom_killer() == Some(true);
+            if wants {
+                let dir = self.need("memory", "a memory limit")?;
+                set_memory_and_swap(dir, m.limit().unwrap_or(0), m.swap().unwrap_or(0))?;
+                if let Some(r) = m.reservation().filter(|r| *r != 0) {
+                    write(dir, "memory.soft_limit_in_bytes", &r.to_string())?;
+                }
+                if let Some(k) = m.kernel_tcp().filter(|k| *k != 0) {
+                    write(dir, "memory.kmem.tcp.limit_in_bytes", &k.to_string())?;
+                }
+                if let Some(s) = m.swappiness().filter(|s| *s <= 100) {
+                    write(dir, "memory.swappiness", &s.to_string())?;
+                }
+                if m.disable_oom_killer() == Some(true) {
+                    write(dir, "memory.oom_control", "1")?;
+                }
+            }
+        }
+        if let Some(c) = res.cpu() {
+            if c.shares().is_some_and(|s| s != 0)
+                || c.quota().is_some_and(|q| q != 0)
+                || c.period().is_some_and(|p| p != 0)
+                || c.realtime_runtime().is_some_and(|v| v != 0)
+                || c.realtime_period().is_some_and(|v| v != 0)
+                || c.idle().is_some()
+                || c.burst().is_some()
+            {
+                let dir = self.need("cpu", "a cpu limit")?;
+                if let Some(s) = c.shares().filter(|s| *s != 0) {
+                    write(dir, "cpu.shares", &s.to_string())?;
+                }
+                // The period first: a quota is checked against the current period.
+                if let Some(p) = c.period().filter(|p| *p != 0) {
+                    write(dir, "cpu.cfs_period_us", &p.to_string())?;
+                }
+                if let Some(q) = c.quota().filter(|q| *q != 0) {
+                    write(dir, "cpu.cfs_quota_us", &q.to_string())?;
+                }
+                if let Some(b) = c.burst() {
+                    write(dir, "cpu.cfs_burst_us", &b.to_string())?;
+                }
+                if let Some(p) = c.realtime_period().filter(|p| *p != 0) {
+                    write(dir, "cpu.rt_period_us", &p.to_string())?;
+                }
+                if let Some(r) = c.realtime_runtime().filter(|r| *r != 0) {
+                    write(dir, "cpu.rt_runtime_us", &r.to_string())?;
+                }
+                if let Some(i) = c.idle() {
+                    write(dir, "cpu.idle", &i.to_string())?;
+                }
+            }
+            if let Some(cpus) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
+                write(self.need("cpuset", "cpuset cpus")?, "cpuset.cpus", cpus)?;
+            }
+            if let Some(mems) = c.mems().as_deref().filter(|s| !s.is_empty()) {
+                write(self.need("cpuset", "cpuset mems")?, "cpuset.mems", mems)?;
+            }
+        }
+        if let Some(p) = res.pids() {
+            let limit = p.limit();
+            let dir = self.need("pids", "a pids limit")?;
+            write(
+                dir,
+                "pids.max",
+                &if limit > 0 {
+                    limit.to_string()
+                } else {
+                    "max".into()
+                },
+            )?;
+        }
+        if let Some(b) = res.block_io() {
+            apply_blkio(self, b)?;
+        }
+        for h in res.hugepage_limits().iter().flatten() {
+            let file = format!("hugetlb.{}.limit_in_bytes", h.page_size());
+            match self.dir("hugetlb") {
+                Some(dir) => write(dir, &file, &h.limit().to_string())?,
+                // Hybrid hosts may have hugetlb on the cgroup2 side only.
+                None => match self.paths.get("") {
+                    Some(dir) if dir.join(format!("hugetlb.{}.max", h.page_size())).exists() => {
+                        write(
+                            dir,
+                            &format!("hugetlb.{}.max", h.page_size()),
+                            &h.limit().to_string(),
+                        )?
+                    }
+                    _ => {
+                        return Err(CgroupError::Unsupported {
+                            resource: "a hugetlb limit",
+                            controller: "hugetlb",
+                        })
+                    }
+                },
+            }
+        }
+        if let Some(rules) = res.devices() {
+            // Without the devices controller (rootless), devices are limited to
+            // the nodes husk creates; a privileged host always has it.
+            if let Some(dir) = self.dir("devices") {
+                for r in devices::rules(rules) {
+                    write(
+                        dir,
+                        if r.allow {
+                            "devices.allow"
+                        } else {
+                            "devices.deny"
+                        },
+                        &r.v1_line(),
+                    )?;
+                }
+            } else if !self.rootless {
+                return Err(CgroupError::Unsupported {
+                    resource: "device rules",
+                    controller: "devices",
+                });
+            }
+        }
+        if let Some(n) = res.network() {
+            if let Some(id) = n.class_id() {
+                write(
+                    self.need("net_cls", "a network class id")?,
+                    "net_cls.classid",
+                    &id.to_string(),
+                )?;
+            }
+            for p in n.priorities().iter().flatten() {
+                let line = format!("{} {}", p.name(), p.priority());
+                write(
+                    self.need("net_prio", "network priorities")?,
+                    "net_prio.ifpriomap",
+                    &line,
+                )?;
+            }
+        }
+        if res.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+            return Err(CgroupError::Unsupported {
+                resource: "linux.resources.unified",
+                controller: "cgroup v2",
+            });
+        }
+        Ok(())
+    }
+
+    fn add(&self, pid: Pid) -> Result<()> {
+        let p = pid.to_string();
+        for dir in self.paths.values() {
+            write(dir, "cgroup.procs", &p)?;
+        }
+        Ok(())
+    }
+
+    fn pids(&self) -> Result<Vec<Pid>> {
+        let dir = self
+            .dir("pids")
+            .or_else(|| self.dir("memory"))
+            .or_else(|| self.paths.values().next().map(|p| p.as_path()));
+        match dir {
+            Some(d) => read_pids(d, "cgroup.procs"),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn freeze(&self, frozen: bool) -> Result<()> {
+        let dir = self.need("freezer", "pause")?;
+        let want = if frozen { "FROZEN" } else { "THAWED" };
+        let start = Instant::now();
+        loop {
+            write(dir, "freezer.state", want)?;
+            if read(dir, "freezer.state")?.trim() == want {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(CgroupError::Timeout {
+                    path: dir.into(),
+                    what: if frozen { "freeze" } else { "thaw" },
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn frozen(&self) -> bool {
+        self.dir("freezer")
+            .and_then(|d| read(d, "freezer.state").ok())
+            .is_some_and(|s| s.trim() != "THAWED")
+    }
+
+    fn remove(&self) -> Result<()> {
+        let leaves: Vec<PathBuf> = self.paths.values().cloned().collect();
+        let mut all = self.made.clone();
+        for l in &leaves {
+            if !all.contains(l) {
+                all.push(l.clone());
+            }
+        }
+        remove_made(&all, &leaves)
+    }
+
+    fn record(&self) -> CgroupRecord {
+        CgroupRecord {
+            driver: "v1".into(),
+            paths: self.paths.clone(),
+            created: self.made.clone(),
+        }
+    }
+}
+
+/// Memory and memory+swap must be written in an order the kernel accepts:
+/// memsw may never be below the memory limit (runc's setMemoryAndSwap).
+fn set_memory_and_swap(dir: &Path, limit: i64, swap: i64) -> Result<()> {
+    let swap = if limit == -1 && swap == 0 { -1 } else { swap };
+    let memsw = "memory.memsw.limit_in_bytes";
+    if swap != 0 && !dir.join(memsw).exists() {
+        return Err(CgroupError::Unsupported {
+            resource: "a swap limit (memory.swap)",
+            controller: "memory (swap accounting)",
+        });
+    }
+    if limit != 0 && swap != 0 {
+        let cur: i64 = read(dir, "memory.limit_in_bytes")?
+            .trim()
+            .parse()
+            .unwrap_or(i64::MAX);
+        if swap == -1 || cur < swap {
+            write(dir, memsw, &swap.to_string())?;
+            write(dir, "memory.limit_in_bytes", &limit.to_string())?;
+        } else {
+            write(dir, "memory.limit_in_bytes", &limit.to_string())?;
+            write(dir, memsw, &swap.to_string())?;
+        }
+    } else if limit != 0 {
+        write(dir, "memory.limit_in_bytes", &limit.to_string())?;
+    } else if swap != 0 {
+        write(dir, memsw, &swap.to_string())?;
+    }
+    Ok(())
+}
+
+fn apply_blkio(v: &V1, b: &oci_spec::runtime::LinuxBlockIo) -> Result<()> {
+    let wants_weight = b.weight().is_some_and(|w| w != 0)
+        || b.leaf_weight().is_some_and(|w| w != 0)
+        || b.weight_device().as_ref().is_some_and(|d| !d.is_empty());
+    let throttles = [
+        (
+            "blkio.throttle.read_bps_device",
+            b.throttle_read_bps_device(),
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            b.throttle_write_bps_device(),
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            b.throttle_read_iops_device(),
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            b.throttle_write_iops_device(),
+        ),
+    ];
+    let wants_throttle = throttles
+        .iter()
+        .any(|(_, l)| l.as_ref().is_some_and(|l| !l.is_empty()));
+    if !wants_weight && !wants_throttle {
+        return Ok(());
+    }
+    let dir = v.need("blkio", "a block io setting")?;
+    if wants_weight {
+        // CFQ's blkio.weight, or BFQ's blkio.bfq.weight on newer kernels.
+        let prefix = if dir.join("blkio.weight").exists() {
+            "blkio."
+        } else if dir.join("blkio.bfq.weight").exists() {
+            "blkio.bfq."
+        } else {
+            return Err(CgroupError::Unsupported {
+                resource: "blockIO.weight",
+                controller: "blkio weight (CFQ or BFQ)",
+            });
+        };
+        if let Some(w) = b.weight().filter(|w| *w != 0) {
+            write(dir, &format!("{prefix}weight"), &w.to_string())?;
+        }
+        if let Some(w) = b.leaf_weight().filter(|w| *w != 0) {
+            write(dir, &format!("{prefix}leaf_weight"), &w.to_string())?;
+        }
+        for d in b.weight_device().iter().flatten() {
+            if let Some(w) = d.weight() {
+                write(
+                    dir,
+                    &format!("{prefix}weight_device"),
+                    &format!("{}:{} {}", d.major(), d.minor(), w),
+                )?;
+            }
+        }
+    }
+    for (file, list) in throttles {
+        for d in list.iter().flatten() {
+            write(
+                dir,
+                file,
+                &format!("{}:{} {}", d.major(), d.minor(), d.rate()),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn tree(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("husk-v1-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn memory_above_current_memsw_writes_memsw_first() {
+        let d = tree("memsw");
+        fs::write(d.join("memory.limit_in_bytes"), "1000\n").unwrap();
+        fs::write(d.join("memory.memsw.limit_in_bytes"), "1000\n").unwrap();
+        set_memory_and_swap(&d, 4000, 8000).unwrap();
+        assert_eq!(
+            fs::read_to_string(d.join("memory.limit_in_bytes")).unwrap(),
+            "4000"
+        );
+        assert_eq!(
+            fs::read_to_string(d.join("memory.memsw.limit_in_bytes")).unwrap(),
+            "8000"
+        );
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn swap_without_swap_accounting_is_a_clear_error() {
+        let d = tree("noswap");
+        fs::write(d.join("memory.limit_in_bytes"), "1000\n").unwrap();
+        let e = set_memory_and_swap(&d, 4000, 8000).unwrap_err();
+        assert!(e.to_string().contains("swap"), "{e}");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn missing_controller_is_named() {
+        let v = V1::new(BTreeMap::from([("memory".into(), "/x".into())]), false);
+        let mut res = LinuxResources::default();
+        let mut pids = oci_spec::runtime::LinuxPids::default();
+        pids.set_limit(10);
+        res.set_pids(Some(pids));
+        let e = v.apply(&res).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a pids limit was requested but the pids cgroup controller is not available on this host"
+        );
+    }
+
+    #[test]
+    fn zero_values_change_nothing() {
+        // containerd's shim sends zeros for "unset": nothing may be written.
+        let v = V1::new(BTreeMap::new(), false);
+        let res: LinuxResources = serde_json::from_str(
+            r#"{"memory":{"limit":0,"reservation":0,"swap":0,"kernel":0},"cpu":{"shares":0,"quota":0,"period":0},"blockIO":{"weight":0}}"#,
+        )
+        .unwrap();
+        v.apply(&res).unwrap();
+    }
+}

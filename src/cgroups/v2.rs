@@ -1,0 +1,341 @@
+//! The cgroup v2 driver: one directory in the unified tree. Controllers are
+//! enabled in the parents' cgroup.subtree_control on the way down; resources
+//! are converted from the v1-shaped OCI values (runc's conversions).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
+
+use super::{mkdir_all, read, read_pids, remove_made, write, CgroupError, Driver, Result};
+use crate::store::CgroupRecord;
+
+/// Controllers husk enables for containers.
+const WANTED: [&str; 8] = [
+    "cpu", "cpuset", "io", "memory", "pids", "hugetlb", "rdma", "misc",
+];
+
+#[derive(Debug)]
+pub struct V2 {
+    dir: PathBuf,
+    /// Where the cgroup2 hierarchy is mounted (the walk for controllers stops there).
+    mountpoint: PathBuf,
+    made: Vec<PathBuf>,
+    rootless: bool,
+}
+
+/// OCI cpu.shares (2..262144) → cgroup2 cpu.weight (1..10000).
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 0;
+    }
+    1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
+}
+
+/// OCI blkio weight (10..1000) → cgroup2 io.weight (1..10000).
+pub fn blkio_to_io_weight(w: u16) -> u64 {
+    if w == 0 {
+        return 0;
+    }
+    1 + (u64::from(w.clamp(10, 1000)) - 10) * 9999 / 990
+}
+
+/// OCI memory.swap is memory+swap; cgroup2 wants swap alone.
+pub fn swap_max(limit: i64, swap: i64) -> Option<String> {
+    match (limit, swap) {
+        (_, 0) => None,
+        (_, -1) => Some("max".into()),
+        (0 | -1, s) => Some(s.to_string()),
+        (l, s) => Some((s - l).max(0).to_string()),
+    }
+}
+
+impl V2 {
+    pub fn new(dir: PathBuf, mountpoint: PathBuf, rootless: bool) -> V2 {
+        V2 {
+            dir,
+            mountpoint,
+            made: Vec::new(),
+            rootless,
+        }
+    }
+
+    pub fn from_record(rec: &CgroupRecord) -> V2 {
+        V2 {
+            dir: rec.paths.get("").cloned().unwrap_or_default(),
+            mountpoint: PathBuf::from("/sys/fs/cgroup"),
+            made: rec.created.clone(),
+            rootless: false,
+        }
+    }
+
+    /// Enables the available controllers in cgroup.subtree_control of every
+    /// ancestor from the hierarchy root down to the leaf's parent (runc's
+    /// walk), writing only where something is missing.
+    fn enable_controllers(&self) -> Result<()> {
+        let mut chain: Vec<&Path> = self
+            .dir
+            .ancestors()
+            .skip(1)
+            .take_while(|a| a.starts_with(&self.mountpoint))
+            .collect();
+        chain.reverse();
+        for d in chain {
+            let avail = read(d, "cgroup.controllers").unwrap_or_default();
+            let enabled = read(d, "cgroup.subtree_control").unwrap_or_default();
+            let missing: Vec<String> = avail
+                .split_whitespace()
+                .filter(|c| WANTED.contains(c) && !enabled.split_whitespace().any(|e| e == *c))
+                .map(|c| format!("+{c}"))
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            if let Err(e) = write(d, "cgroup.subtree_control", &missing.join(" ")) {
+                if !self.rootless {
+                    return Err(e);
+                }
+                log::debug!("cannot enable controllers in {d:?}: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    fn has(&self, controller: &str) -> bool {
+        read(&self.dir, "cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|x| x == controller))
+    }
+
+    fn need(&self, controller: &'static str, resource: &'static str) -> Result<&Path> {
+        if self.has(controller) {
+            Ok(&self.dir)
+        } else {
+            Err(CgroupError::Unsupported {
+                resource,
+                controller,
+            })
+        }
+    }
+}
+
+impl Driver for V2 {
+    fn create(&mut self) -> Result<()> {
+        mkdir_all(&self.dir, &mut self.made)?;
+        self.enable_controllers()
+    }
+
+    fn apply(&self, res: &LinuxResources) -> Result<()> {
+        let nz = |v: Option<i64>| v.filter(|v| *v != 0);
+        if let Some(m) = res.memory() {
+            let limit = nz(m.limit());
+            let swap = nz(m.swap());
+            if limit.is_some()
+                || swap.is_some()
+                || nz(m.reservation()).is_some()
+                || m.disable_oom_killer() == Some(true)
+            {
+                let dir = self.need("memory", "a memory limit")?;
+                if let Some(l) = limit {
+                    write(
+                        dir,
+                        "memory.max",
+                        &if l < 0 { "max".into() } else { l.to_string() },
+                    )?;
+                }
+                if let Some(s) = swap_max(limit.unwrap_or(0), swap.unwrap_or(0)) {
+                    if !dir.join("memory.swap.max").exists() {
+                        return Err(CgroupError::Unsupported {
+                            resource: "a swap limit (memory.swap)",
+                            controller: "memory (swap accounting)",
+                        });
+                    }
+                    write(dir, "memory.swap.max", &s)?;
+                }
+                if let Some(r) = nz(m.reservation()) {
+                    write(dir, "memory.low", &r.to_string())?;
+                }
+                if m.disable_oom_killer() == Some(true) {
+                    log::warn!("memory.disableOOMKiller has no cgroup v2 equivalent: ignored");
+                }
+            }
+        }
+        if let Some(c) = res.cpu() {
+            let quota = c.quota().filter(|q| *q != 0);
+            let period = c.period().filter(|p| *p != 0);
+            if c.shares().is_some_and(|s| s != 0)
+                || quota.is_some()
+                || period.is_some()
+                || c.idle().is_some()
+                || c.burst().is_some()
+            {
+                let dir = self.need("cpu", "a cpu limit")?;
+                if let Some(s) = c.shares().filter(|s| *s != 0) {
+                    write(dir, "cpu.weight", &shares_to_weight(s).to_string())?;
+                }
+                if quota.is_some() || period.is_some() {
+                    let q = match quota {
+                        Some(q) if q > 0 => q.to_string(),
+                        _ => "max".into(),
+                    };
+                    let p = period.unwrap_or(100_000);
+                    write(dir, "cpu.max", &format!("{q} {p}"))?;
+                }
+                if let Some(b) = c.burst() {
+                    write(dir, "cpu.max.burst", &b.to_string())?;
+                }
+                if let Some(i) = c.idle() {
+                    write(dir, "cpu.idle", &i.to_string())?;
+                }
+            }
+            if c.realtime_runtime().is_some_and(|v| v != 0)
+                || c.realtime_period().is_some_and(|v| v != 0)
+            {
+                return Err(CgroupError::Unsupported {
+                    resource: "realtime cpu scheduling",
+                    controller: "cpu (cgroup v2 has no rt_runtime)",
+                });
+            }
+            if let Some(cpus) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
+                write(self.need("cpuset", "cpuset cpus")?, "cpuset.cpus", cpus)?;
+            }
+            if let Some(mems) = c.mems().as_deref().filter(|s| !s.is_empty()) {
+                write(self.need("cpuset", "cpuset mems")?, "cpuset.mems", mems)?;
+            }
+        }
+        if let Some(p) = res.pids() {
+            let dir = self.need("pids", "a pids limit")?;
+            let l = p.limit();
+            write(
+                dir,
+                "pids.max",
+                &if l > 0 { l.to_string() } else { "max".into() },
+            )?;
+        }
+        if let Some(b) = res.block_io() {
+            if let Some(w) = b.weight().filter(|w| *w != 0) {
+                write(
+                    self.need("io", "blockIO.weight")?,
+                    "io.weight",
+                    &blkio_to_io_weight(w).to_string(),
+                )?;
+            }
+            for d in b.weight_device().iter().flatten() {
+                if let Some(w) = d.weight() {
+                    let line = format!("{}:{} {}", d.major(), d.minor(), blkio_to_io_weight(w));
+                    write(self.need("io", "blockIO.weightDevice")?, "io.weight", &line)?;
+                }
+            }
+            let lists = [
+                ("rbps", b.throttle_read_bps_device()),
+                ("wbps", b.throttle_write_bps_device()),
+                ("riops", b.throttle_read_iops_device()),
+                ("wiops", b.throttle_write_iops_device()),
+            ];
+            for (key, list) in lists {
+                for d in list.iter().flatten() {
+                    let line = format!("{}:{} {key}={}", d.major(), d.minor(), d.rate());
+                    write(self.need("io", "a block io throttle")?, "io.max", &line)?;
+                }
+            }
+        }
+        for h in res.hugepage_limits().iter().flatten() {
+            let dir = self.need("hugetlb", "a hugetlb limit")?;
+            write(
+                dir,
+                &format!("hugetlb.{}.max", h.page_size()),
+                &h.limit().to_string(),
+            )?;
+        }
+        for (k, v) in res.unified().iter().flatten() {
+            if k.contains('/') || k.starts_with('.') {
+                return Err(CgroupError::InvalidPath {
+                    path: k.clone(),
+                    why: "a linux.resources.unified key must be a file name",
+                });
+            }
+            write(&self.dir, k, v)?;
+        }
+        if res.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            // The eBPF device program is not built yet: the nodes husk creates are
+            // the only devices in the container's /dev.
+            log::debug!("device cgroup rules on cgroup v2 are not enforced yet");
+        }
+        Ok(())
+    }
+
+    fn add(&self, pid: Pid) -> Result<()> {
+        write(&self.dir, "cgroup.procs", &pid.to_string())
+    }
+
+    fn pids(&self) -> Result<Vec<Pid>> {
+        read_pids(&self.dir, "cgroup.procs")
+    }
+
+    fn freeze(&self, frozen: bool) -> Result<()> {
+        let want = if frozen { "1" } else { "0" };
+        write(&self.dir, "cgroup.freeze", want)?;
+        let start = Instant::now();
+        loop {
+            let events = read(&self.dir, "cgroup.events")?;
+            if events.lines().any(|l| l == format!("frozen {want}")) {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                return Err(CgroupError::Timeout {
+                    path: self.dir.clone(),
+                    what: if frozen { "freeze" } else { "thaw" },
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn frozen(&self) -> bool {
+        read(&self.dir, "cgroup.freeze").is_ok_and(|s| s.trim() == "1")
+    }
+
+    fn remove(&self) -> Result<()> {
+        let mut all = self.made.clone();
+        if !all.contains(&self.dir) {
+            all.push(self.dir.clone());
+        }
+        remove_made(&all, std::slice::from_ref(&self.dir))
+    }
+
+    fn record(&self) -> CgroupRecord {
+        CgroupRecord {
+            driver: "v2".into(),
+            paths: [(String::new(), self.dir.clone())].into(),
+            created: self.made.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_convert_like_runc() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(shares_to_weight(0), 0);
+    }
+
+    #[test]
+    fn blkio_weight_converts_to_io_weight() {
+        assert_eq!(blkio_to_io_weight(10), 1);
+        assert_eq!(blkio_to_io_weight(1000), 10_000);
+        assert_eq!(blkio_to_io_weight(500), 4950);
+    }
+
+    #[test]
+    fn swap_is_converted_from_memsw() {
+        assert_eq!(swap_max(100, 300), Some("200".into()));
+        assert_eq!(swap_max(100, -1), Some("max".into()));
+        assert_eq!(swap_max(100, 0), None);
+        assert_eq!(swap_max(100, 50), Some("0".into()));
+    }
+}

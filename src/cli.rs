@@ -1,0 +1,195 @@
+//! The command line: clap derive types only, no logic. runc's global flags
+//! and commands; every flag works as `--flag value` and `--flag=value`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "husk",
+    about = "An OCI container runtime with runc's command line, and a daemonless container manager",
+    disable_version_flag = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    /// Print the version (runc's format: version, commit, spec)
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Append log messages to FILE instead of stderr
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// Log format
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log debug messages
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    /// Use the systemd cgroup driver (not supported yet)
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+
+    /// Accepted for runc compatibility (true, false or auto); husk detects rootless mode itself
+    #[arg(long, global = true, value_name = "MODE", num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a default config.json (a bundle's configuration) to the bundle directory
+    Spec(SpecArgs),
+    /// Create a container from a bundle; its process waits for `start`
+    Create(CreateArgs),
+    /// Start the process of a created container
+    Start(IdArg),
+    /// Create and start a container, and wait for it in the foreground
+    Run(RunArgs),
+    /// Print the state of a container as JSON
+    State(IdArg),
+    /// List containers
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Send a signal to a container's process (default TERM)
+    Kill(KillArgs),
+    /// Delete containers and everything they hold
+    #[command(visible_alias = "rm")]
+    Delete(DeleteArgs),
+    /// List the processes in a container
+    Ps(PsArgs),
+    /// Suspend every process in a container
+    Pause(IdArg),
+    /// Resume a paused container
+    Resume(IdArg),
+    /// Print what this runtime supports, as OCI features JSON
+    Features,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArg {
+    /// Container id
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Directory to write config.json to
+    #[arg(short = 'b', long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Bundle directory (config.json and rootfs)
+    #[arg(short = 'b', long, value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the container's host pid to FILE
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// AF_UNIX socket that receives the pty master when process.terminal is true
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Use chroot instead of pivot_root (for a rootfs on ramfs)
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not give the container its own session keyring
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N extra fds (3 .. 3+N-1) to the container process
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Container id
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return after starting the container instead of waiting for it
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep the container after it exits (default: delete it)
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Print only the container ids
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal every process in the container, not only its init
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Container id
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Signal name (KILL, SIGKILL) or number
+    #[arg(value_name = "SIGNAL", default_value = "TERM")]
+    pub signal: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Kill a running container first; succeed when it does not exist
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Container ids
+    #[arg(value_name = "ID", required = true)]
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Output format
+    #[arg(short = 'f', long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Container id
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Accepted for runc compatibility (ps(1) options); ignored
+    #[arg(
+        value_name = "PS_ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub ps_args: Vec<String>,
+}

@@ -1,0 +1,11 @@
+//! `husk features`.
+
+use anyhow::Result;
+
+pub fn run() -> Result<i32> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&husk::features::document())?
+    );
+    Ok(0)
+}

@@ -1,0 +1,116 @@
+//! One file per verb: open the store, lock, call the library, print.
+//! anyhow lives here and in main.rs only.
+
+mod create;
+mod delete;
+mod features;
+mod kill;
+mod list;
+mod pause;
+mod ps;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use husk::store::Store;
+
+use crate::cli::{Cli, Command, Global};
+
+/// runc's --version shape, which dockerd parses line by line.
+pub fn print_version() {
+    println!(
+        "husk version {}\ncommit: {}\nspec: {}",
+        env!("CARGO_PKG_VERSION"),
+        env!("HUSK_COMMIT"),
+        husk::bundle::OCI_VERSION_MAX
+    );
+}
+
+/// Runs the command; the result is the process exit status.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    if cli.version {
+        print_version();
+        return Ok(0);
+    }
+    let Some(cmd) = cli.command else {
+        bail!("no command given: try `husk --help`");
+    };
+    let g = &cli.global;
+    if g.systemd_cgroup
+        && !matches!(
+            cmd,
+            Command::Spec(_) | Command::Features | Command::State(_) | Command::List(_)
+        )
+    {
+        return Err(husk::cgroups::CgroupError::SystemdUnsupported.into());
+    }
+    match cmd {
+        Command::Spec(a) => spec::run(a),
+        Command::Create(a) => create::run(a, g),
+        Command::Start(a) => start::run(a, g),
+        Command::Run(a) => run::run(a, g),
+        Command::State(a) => state::run(a, g),
+        Command::List(a) => list::run(a, g),
+        Command::Kill(a) => kill::run(a, g),
+        Command::Delete(a) => delete::run(a, g),
+        Command::Ps(a) => ps::run(a, g),
+        Command::Pause(a) => pause::pause(a, g),
+        Command::Resume(a) => pause::resume(a, g),
+        Command::Features => features::run(),
+    }
+}
+
+/// The state root: --root, else /run/husk for root and
+/// $XDG_RUNTIME_DIR/husk (or /run/user/<uid>/husk) otherwise.
+pub fn root_dir(g: &Global) -> PathBuf {
+    if let Some(r) = &g.root {
+        return r.clone();
+    }
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
+        return PathBuf::from(husk::store::DEFAULT_ROOT);
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d).join("husk"),
+        None => PathBuf::from(format!("/run/user/{uid}/husk")),
+    }
+}
+
+/// The store for commands that create state (made when missing).
+pub fn store(g: &Global) -> Result<Store> {
+    Ok(Store::open(&root_dir(g))?)
+}
+
+/// The store for commands that only read or remove state.
+pub fn existing_store(g: &Global) -> Store {
+    Store::at(&root_dir(g))
+}
+
+/// Prints rows as left-aligned columns separated by at least three spaces.
+pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}   ", w = widths[i]));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(|s| s.as_str()).collect());
+    }
+}

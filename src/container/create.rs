@@ -1,0 +1,488 @@
+//! `create`: validate the bundle, record the container, make its cgroup,
+//! clone the init into its namespaces, see it through its setup, and return
+//! with the init blocked on exec.fifo. On any failure everything made so
+//! far is undone: process, cgroup, state directory.
+//!
+//! Runs in: the runtime. The init side is `init::run`.
+
+use std::fs;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::{step, ContainerError, Result};
+use crate::bundle::Bundle;
+use crate::cgroups::{self, Driver, Layout};
+use crate::hooks;
+use crate::init::rootfs::CgroupView;
+use crate::init::{self, InitConfig};
+use crate::lifecycle::Phase;
+use crate::process::namespaces::{self, NamespacePlan};
+use crate::process::sync::{self, Channel, Msg};
+use crate::process::{self, fifo};
+use crate::store::{Locked, Record, Store, EXEC_FIFO};
+use crate::sys::linux::{self, Forked};
+use crate::sys::LinuxSys;
+use crate::terminal;
+
+/// What `create` and `run` were asked for on the command line.
+#[derive(Debug, Default)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    /// `run` in the foreground with a terminal: husk's own end of a
+    /// socketpair stands in for the engine's console socket.
+    pub console_fd: Option<OwnedFd>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+}
+
+/// A container whose init is blocked on exec.fifo.
+pub struct Created {
+    pub container: Locked,
+    pub pid: Pid,
+    pub spec: Spec,
+}
+
+/// What has been made so far, for the undo on failure.
+#[derive(Default)]
+struct Progress {
+    cgroup: Option<Box<dyn Driver>>,
+    child: Option<Pid>,
+}
+
+pub fn create(store: &Store, id: &str, mut opts: CreateOptions) -> Result<Created> {
+    crate::store::validate_id(id)?;
+    let bundle = Bundle::load(&opts.bundle)?;
+    check_terminal(&bundle.spec, &opts)?;
+    let record = Record {
+        id: id.into(),
+        phase: Phase::Creating,
+        pid: 0,
+        pid_start: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        oci_version: bundle.spec.version().clone(),
+        created: crate::timestamp::now(),
+        annotations: bundle
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup: Default::default(),
+        owner: String::new(),
+        started: None,
+        exit: None,
+        restart_count: 0,
+        own_pid_ns: false,
+    };
+    let mut ct = store.create(id, record)?;
+    let mut progress = Progress::default();
+    match setup(&mut ct, &bundle, &mut opts, &mut progress) {
+        Ok(pid) => Ok(Created {
+            container: ct,
+            pid,
+            spec: bundle.spec,
+        }),
+        Err(e) => Err(undo(ct, progress, e)),
+    }
+}
+
+/// runc's rules: a terminal needs somewhere to send its master, and a
+/// console socket is useless without a terminal.
+fn check_terminal(spec: &Spec, opts: &CreateOptions) -> Result<()> {
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    let socket = opts.console_socket.is_some() || opts.console_fd.is_some();
+    if terminal && !socket {
+        return Err(ContainerError::Usage(
+            "process.terminal is true but no --console-socket was given: cannot allocate a pseudo-terminal when detached".into(),
+        ));
+    }
+    if !terminal && opts.console_socket.is_some() {
+        return Err(ContainerError::Usage(
+            "--console-socket was given but process.terminal is false".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn setup(
+    ct: &mut Locked,
+    bundle: &Bundle,
+    opts: &mut CreateOptions,
+    progress: &mut Progress,
+) -> Result<Pid> {
+    ct.save()?;
+    let spec = &bundle.spec;
+    let linux_cfg = spec.linux().as_ref();
+    let ns = NamespacePlan::from_config(
+        linux_cfg
+            .and_then(|l| l.namespaces().as_deref())
+            .unwrap_or(&[]),
+    );
+    // Keep a copy of the config: later commands must not depend on the bundle.
+    fs::write(ct.path(crate::store::CONFIG_FILE), &bundle.config_bytes).map_err(|source| {
+        crate::store::StoreError::Write {
+            path: ct.path(crate::store::CONFIG_FILE),
+            source,
+        }
+    })?;
+
+    // The cgroup, with its limits, before the init exists: nothing of the
+    // container ever runs unlimited.
+    let layout = Layout::detect()?;
+    let rootless = !nix::unistd::geteuid().is_root();
+    let mut cg = cgroups::for_new(
+        &layout,
+        linux_cfg.and_then(|l| l.cgroups_path().as_deref()),
+        &ct.id,
+        rootless,
+    )?;
+    let created = cg.create();
+    progress.cgroup = Some(cg);
+    created?;
+    let cg = progress.cgroup.as_ref().expect("just set");
+    if let Some(res) = linux_cfg.and_then(|l| l.resources().as_ref()) {
+        cg.apply(res)?;
+    }
+    ct.record.cgroup = cg.record();
+    ct.record.own_pid_ns = ns.private_pid();
+
+    let fifo_path = ct.path(EXEC_FIFO);
+    fifo::make(&fifo_path)?;
+    let console = match (&opts.console_socket, opts.console_fd.take()) {
+        (_, Some(fd)) => Some(fd),
+        (Some(path), None) => Some(terminal::connect(path)?),
+        (None, None) => None,
+    };
+    let (parent_end, child_end) = sync::pair()?;
+    let cfg = InitConfig {
+        id: &ct.id,
+        spec,
+        bundle: &bundle.dir,
+        rootfs: &bundle.rootfs,
+        ns: &ns,
+        fifo: &fifo_path,
+        console_socket: console.as_ref().map(|c| c.as_raw_fd()),
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        cgroups: cgroup_view(
+            &layout,
+            &ct.record.cgroup,
+            ns.creates(LinuxNamespaceType::Cgroup),
+        ),
+        setgroups_allowed: !rootless,
+        runtime_fds: vec![ct.lock_fd()],
+    };
+
+    let pid = clone_init(&cfg, spec, parent_end, child_end, progress)?;
+    ct.record.pid = pid.as_raw();
+    ct.record.pid_start = process::stat(pid).map(|s| s.start).unwrap_or(0);
+    ct.record.phase = Phase::Created;
+    ct.save()?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    Ok(pid)
+}
+
+/// Clones the init and walks it through sync points 1–3.
+fn clone_init(
+    cfg: &InitConfig,
+    spec: &Spec,
+    parent_end: Channel,
+    child_end: Channel,
+    progress: &mut Progress,
+) -> Result<Pid> {
+    let restore = enter_runtime_side_namespaces(cfg.ns, spec)?;
+    let forked = linux::clone_process(cfg.ns.clone_flags());
+    restore.back()?;
+    match forked.map_err(step("clone the container init"))? {
+        Forked::Child => {
+            drop(parent_end);
+            init::main(&LinuxSys, cfg, child_end)
+        }
+        Forked::Parent(pid) => {
+            drop(child_end);
+            progress.child = Some(pid);
+            log::debug!("container {}: init is pid {pid}", cfg.id);
+            if cfg.ns.creates(LinuxNamespaceType::User) {
+                write_id_maps(pid, spec)?;
+            }
+            let cg = progress
+                .cgroup
+                .as_ref()
+                .expect("the cgroup exists before the clone");
+            cg.add(pid)?;
+            parent_end.send(&Msg::Go(pid.as_raw()))?; // sync 1
+            loop {
+                let (msg, fd) = parent_end.recv_with_fd("the init to finish its setup")?;
+                match msg {
+                    Msg::Hooks => {
+                        // sync 2: the namespaces exist, the rootfs is mounted.
+                        let state = super::state::hook_state(
+                            spec,
+                            cfg.id,
+                            "creating",
+                            pid.as_raw(),
+                            cfg.bundle,
+                        );
+                        let r = hooks::run(hooks::Kind::Prestart, spec.hooks().as_ref(), &state)
+                            .and_then(|_| {
+                                hooks::run(
+                                    hooks::Kind::CreateRuntime,
+                                    spec.hooks().as_ref(),
+                                    &state,
+                                )
+                            });
+                        if let Err(e) = r {
+                            let _ = parent_end.send(&Msg::Error(e.to_string()));
+                            return Err(e.into());
+                        }
+                        parent_end.send(&Msg::HooksDone)?;
+                    }
+                    Msg::SeccompFd => {
+                        let state = super::state::hook_state(
+                            spec,
+                            cfg.id,
+                            "creating",
+                            pid.as_raw(),
+                            cfg.bundle,
+                        );
+                        send_to_seccomp_agent(spec, fd, &state)?;
+                        parent_end.send(&Msg::SeccompDone)?;
+                    }
+                    Msg::Ready => return Ok(pid), // sync 3
+                    Msg::Error(text) => return Err(ContainerError::Init(text)),
+                    got => {
+                        return Err(sync::SyncError::Unexpected {
+                            expected: "hooks, seccomp or ready",
+                            got,
+                        }
+                        .into())
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The namespaces the runtime itself must switch before the clone (a
+/// joined pid namespace, a new time namespace: both apply to children
+/// only), and how to switch back after it.
+struct Restore {
+    pid: Option<OwnedFd>,
+    time: Option<OwnedFd>,
+}
+
+impl Restore {
+    fn back(self) -> Result<()> {
+        if let Some(fd) = self.pid {
+            nix::sched::setns(fd, CloneFlags::CLONE_NEWPID)
+                .map_err(step("return to the runtime's pid namespace"))?;
+        }
+        if let Some(fd) = self.time {
+            nix::sched::setns(fd, CloneFlags::from_bits_retain(namespaces::CLONE_NEWTIME))
+                .map_err(step("return to the runtime's time namespace"))?;
+        }
+        Ok(())
+    }
+}
+
+fn enter_runtime_side_namespaces(ns: &NamespacePlan, spec: &Spec) -> Result<Restore> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    let own = |name: &str| {
+        open(
+            &PathBuf::from(format!("/proc/self/ns/{name}")),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(step(format!("open the runtime's {name} namespace")))
+    };
+    let mut restore = Restore {
+        pid: None,
+        time: None,
+    };
+    if let Some((_, path)) = ns.join.iter().find(|(t, _)| *t == LinuxNamespaceType::Pid) {
+        restore.pid = Some(own("pid")?);
+        let fd = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(step(format!("open {}", path.display())))?;
+        nix::sched::setns(fd, CloneFlags::CLONE_NEWPID)
+            .map_err(step(format!("join pid namespace {}", path.display())))?;
+    }
+    if ns.creates(LinuxNamespaceType::Time) {
+        restore.time = Some(own("time")?);
+        nix::sched::unshare(CloneFlags::from_bits_retain(namespaces::CLONE_NEWTIME))
+            .map_err(step("create a time namespace"))?;
+        let mut text = String::new();
+        for (clock, off) in spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.time_offsets().as_ref())
+            .into_iter()
+            .flatten()
+        {
+            text.push_str(&format!(
+                "{clock} {} {}\n",
+                off.secs().unwrap_or(0),
+                off.nanosecs().unwrap_or(0)
+            ));
+        }
+        if !text.is_empty() {
+            fs::write("/proc/self/timens_offsets", text).map_err(|e| {
+                step("write linux.timeOffsets")(nix::Error::from_raw(
+                    e.raw_os_error().unwrap_or(libc::EIO),
+                ))
+            })?;
+        }
+    }
+    Ok(restore)
+}
+
+/// Writes uid_map and gid_map of a new user namespace. Root writes any
+/// mapping; an unprivileged caller may map only itself, after denying setgroups.
+fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
+    let linux_cfg = spec
+        .linux()
+        .as_ref()
+        .expect("a user namespace comes from linux.namespaces");
+    let render = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.into_iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect::<String>()
+    };
+    let write = |file: &str, text: &str| {
+        fs::write(format!("/proc/{pid}/{file}"), text).map_err(|e| {
+            step(format!("write {file} {:?}", text.trim()))(nix::Error::from_raw(
+                e.raw_os_error().unwrap_or(libc::EIO),
+            ))
+        })
+    };
+    if !nix::unistd::geteuid().is_root() {
+        write("setgroups", "deny")?;
+    }
+    write("uid_map", &render(linux_cfg.uid_mappings().as_ref()))?;
+    write("gid_map", &render(linux_cfg.gid_mappings().as_ref()))?;
+    Ok(())
+}
+
+/// Passes the seccomp listener fd and the container state to the agent
+/// listening at linux.seccomp.listenerPath (runtime-spec "seccomp notify").
+fn send_to_seccomp_agent(spec: &Spec, fd: Option<OwnedFd>, state: &str) -> Result<()> {
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let path = seccomp.and_then(|s| s.listener_path().as_ref());
+    let (Some(path), Some(fd)) = (path, fd) else {
+        return Err(ContainerError::Usage(
+            "seccomp notify fd arrived without a listenerPath".into(),
+        ));
+    };
+    let mut st: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
+    let doc = serde_json::json!({
+        "ociVersion": spec.version(),
+        "fds": ["seccompFd"],
+        "pid": st["pid"].take(),
+        "metadata": seccomp.and_then(|s| s.listener_metadata().clone()).unwrap_or_default(),
+        "state": st,
+    });
+    let sock = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
+        ContainerError::Terminal(terminal::TerminalError::Connect {
+            path: path.clone(),
+            source: e,
+        })
+    })?;
+    let bytes = doc.to_string();
+    let fds = [fd.as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    nix::sys::socket::sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[std::io::IoSlice::new(bytes.as_bytes())],
+        &cmsg,
+        nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map_err(step(format!("send the seccomp fd to {}", path.display())))?;
+    Ok(())
+}
+
+/// How the container's /sys/fs/cgroup should look, from its cgroup record.
+fn cgroup_view(layout: &Layout, rec: &crate::store::CgroupRecord, cgroupns: bool) -> CgroupView {
+    if rec.driver == "v2" {
+        return CgroupView {
+            v1: vec![],
+            v2: rec.paths.get("").cloned(),
+            cgroupns,
+        };
+    }
+    let v1 = layout
+        .v1
+        .iter()
+        .filter_map(|m| {
+            let dir = rec.paths.get(&m.controllers)?;
+            let name = m.mountpoint.file_name()?.to_string_lossy().into_owned();
+            Some((name, dir.clone()))
+        })
+        .collect();
+    CgroupView {
+        v1,
+        v2: None,
+        cgroupns,
+    }
+}
+
+/// Undoes a failed create: kills the init, removes the cgroup and the
+/// state directory. Reports the original error, and the cleanup's if it failed too.
+fn undo(ct: Locked, progress: Progress, error: ContainerError) -> ContainerError {
+    let mut problems = Vec::new();
+    if let Some(pid) = progress.child {
+        let _ = linux::kill(pid, Signal::SIGKILL);
+        let _ = linux::wait_raw(pid, 0);
+    }
+    if let Some(cg) = progress.cgroup {
+        if let Err(e) = cg.remove() {
+            problems.push(format!("{:#}", anyhow::Error::from(e)));
+        }
+    }
+    if let Err(e) = ct.remove() {
+        problems.push(format!("{:#}", anyhow::Error::from(e)));
+    }
+    if problems.is_empty() {
+        error
+    } else {
+        ContainerError::Cleanup {
+            error: Box::new(error),
+            cleanup: problems.join("; "),
+        }
+    }
+}
+
+/// Writes the pid file atomically (temp file + rename), as runc does.
+pub fn write_pid_file(path: &Path, pid: Pid) -> Result<()> {
+    let err = |source| ContainerError::PidFile {
+        path: path.into(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| err(std::io::Error::from_raw_os_error(libc::EISDIR)))?;
+    let tmp = dir.join(format!(".{}.husk-tmp", name.to_string_lossy()));
+    let mut f = fs::File::create(&tmp).map_err(err)?;
+    f.write_all(pid.to_string().as_bytes()).map_err(err)?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(err)
+}

@@ -1,0 +1,75 @@
+//! `delete`: remove a stopped container (or, with --force, kill and remove
+//! any): its processes, its cgroup directories, its state directory, then
+//! the poststop hooks.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::{observe, ContainerError, Result};
+use crate::cgroups;
+use crate::hooks;
+use crate::lifecycle::{self, Command};
+use crate::store::Locked;
+
+pub fn delete(ct: Locked, force: bool) -> Result<()> {
+    let phase = observe(&ct.record);
+    lifecycle::check(
+        &ct.id,
+        phase,
+        if force {
+            Command::DeleteForce
+        } else {
+            Command::Delete
+        },
+    )?;
+    let cg = cgroups::from_record(&ct.record.cgroup);
+    if phase.has_process() || force {
+        // Whatever is left in the cgroup goes too (exec'd processes, or
+        // everything when the container shares the host's pid namespace).
+        if crate::process::liveness(ct.record.pid, ct.record.pid_start)
+            == lifecycle::Liveness::Alive
+        {
+            super::kill::signal_init(&ct, Signal::SIGKILL).ok();
+        }
+        if cg.is_some() {
+            super::kill::signal_all(&ct, Signal::SIGKILL).ok();
+        }
+        if let Some(cg) = &cg {
+            if cg.frozen() {
+                let _ = cg.freeze(false);
+            }
+        }
+        if !super::kill::wait_gone(ct.record.pid, ct.record.pid_start, Duration::from_secs(10)) {
+            return Err(ContainerError::Usage(format!(
+                "container {:?}: pid {} did not exit after SIGKILL",
+                ct.id, ct.record.pid
+            )));
+        }
+    }
+    if let Some(cg) = &cg {
+        wait_cgroup_empty(cg.as_ref());
+        cg.remove()?;
+    }
+    let spec = super::start::stored_spec_with(&ct, "poststop");
+    let state = super::state::hook_state_of(&ct.record, "stopped");
+    ct.remove()?;
+    if let Some(spec) = spec {
+        hooks::run_warn(hooks::Kind::Poststop, spec.hooks().as_ref(), &state);
+    }
+    Ok(())
+}
+
+/// Processes killed a moment ago may still be listed; give them up to a second.
+fn wait_cgroup_empty(cg: &dyn cgroups::Driver) {
+    let mut delay = Duration::from_micros(200);
+    for _ in 0..20 {
+        match cg.pids() {
+            Ok(p) if !p.is_empty() => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(100));
+            }
+            _ => return,
+        }
+    }
+}

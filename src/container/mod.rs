@@ -1,0 +1,91 @@
+//! The "act" step of each command: what create, start, kill, delete and
+//! friends do to a container whose record the store has loaded and locked.
+//!
+//! Called from: commands/ (one function per verb), the shim.
+
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod start;
+pub mod state;
+pub mod wait;
+
+use std::path::PathBuf;
+
+use crate::bundle::BundleError;
+use crate::cgroups::CgroupError;
+use crate::hooks::HookError;
+use crate::lifecycle::{self, Phase, Refusal};
+use crate::process::fifo::FifoError;
+use crate::process::sync::SyncError;
+use crate::store::{Record, StoreError};
+use crate::terminal::TerminalError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    #[error(transparent)]
+    Fifo(#[from] FifoError),
+    #[error(transparent)]
+    Terminal(#[from] TerminalError),
+    #[error("{0}")]
+    Init(String),
+    #[error(transparent)]
+    Sync(SyncError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("failed to {what}")]
+    Step {
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("failed to write pid file {path:?}")]
+    PidFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{error}; cleaning up also failed: {cleanup}")]
+    Cleanup {
+        #[source]
+        error: Box<ContainerError>,
+        cleanup: String,
+    },
+}
+
+impl From<SyncError> for ContainerError {
+    /// An error reported by the init is the container's error, not a
+    /// socket problem: keep its text as the message.
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Remote(text) => ContainerError::Init(text),
+            e => ContainerError::Sync(e),
+        }
+    }
+}
+
+pub type Result<T, E = ContainerError> = std::result::Result<T, E>;
+
+pub(crate) fn step(what: impl Into<String>) -> impl FnOnce(nix::Error) -> ContainerError {
+    let what = what.into();
+    move |source| ContainerError::Step { what, source }
+}
+
+/// The phase to act on: the stored one, corrected by the kernel's view of
+/// the init process (pid + start time, zombies count as gone).
+pub fn observe(rec: &Record) -> Phase {
+    if !rec.phase.has_process() && rec.phase != Phase::Creating {
+        return rec.phase;
+    }
+    lifecycle::refresh(rec.phase, crate::process::liveness(rec.pid, rec.pid_start))
+}

@@ -1,0 +1,558 @@
+//! The container init: what runs in the child between clone(2) and the
+//! execve of the user's process, as one checklist. Each step says why it
+//! sits where it does; sync points match process::sync.
+//!
+//! Runs in: container init, single-threaded, in the new namespaces. It
+//! never writes to stdio (the container's): errors go over the sync socket
+//! while the runtime listens, to stderr after that.
+
+pub mod caps;
+pub mod identity;
+pub mod lsm;
+pub mod rootfs;
+pub mod seccomp;
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{open, openat, OFlag};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+
+use crate::hooks;
+use crate::process::fifo::{self, FifoError};
+use crate::process::namespaces::NamespacePlan;
+use crate::process::sync::{Channel, Msg, SyncError};
+use crate::sys::{linux, Sys};
+use crate::terminal::{self, TerminalError};
+use rootfs::resolve::Kind;
+use rootfs::{CgroupView, RootfsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
+    #[error(transparent)]
+    Identity(#[from] identity::IdentityError),
+    #[error(transparent)]
+    Caps(#[from] caps::CapsError),
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::SeccompError),
+    #[error(transparent)]
+    Lsm(#[from] lsm::LsmError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Fifo(#[from] FifoError),
+    #[error(transparent)]
+    Terminal(#[from] TerminalError),
+    #[error("failed to {what}")]
+    Step {
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("failed to set sysctl {key}={value}")]
+    Sysctl {
+        key: String,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("exec: {arg:?}: executable file not found in $PATH")]
+    NotFound { arg: String },
+    #[error("exec: {arg:?}: stat {arg}: no such file or directory")]
+    NoSuchFile { arg: String },
+    #[error("exec: {arg:?}: permission denied")]
+    NotExecutable { arg: String },
+    #[error("exec {arg:?} failed")]
+    Exec {
+        arg: String,
+        #[source]
+        source: nix::Error,
+    },
+}
+
+pub type Result<T, E = InitError> = std::result::Result<T, E>;
+
+fn step(what: impl Into<String>) -> impl FnOnce(nix::Error) -> InitError {
+    let what = what.into();
+    move |source| InitError::Step { what, source }
+}
+
+/// Everything the init needs, prepared by `create` before the clone (the
+/// child gets it through the copied address space; nothing is serialised).
+pub struct InitConfig<'a> {
+    pub id: &'a str,
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub ns: &'a NamespacePlan,
+    pub fifo: &'a Path,
+    /// The engine's console socket, connected by the runtime (CLOEXEC).
+    pub console_socket: Option<RawFd>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+    pub cgroups: CgroupView,
+    /// The id maps are written by a privileged parent: setgroups is allowed.
+    pub setgroups_allowed: bool,
+    /// The runtime's fds the init must close at once: the state directory's
+    /// flock would otherwise stay held by the init until it execs.
+    pub runtime_fds: Vec<RawFd>,
+}
+
+impl InitConfig<'_> {
+    fn process(&self) -> &Process {
+        self.spec
+            .process()
+            .as_ref()
+            .expect("bundle validation requires a process")
+    }
+
+    fn state_json(&self, status: &str, pid: i32) -> String {
+        crate::container::state::hook_state(self.spec, self.id, status, pid, self.bundle)
+    }
+}
+
+/// Runs in: container init, from clone to execve. Never returns: on error
+/// it reports and exits 1.
+pub fn main(sys: &dyn Sys, cfg: &InitConfig, chan: Channel) -> ! {
+    let mut reported = false;
+    let err = match run(sys, cfg, &chan, &mut reported) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let text = format!("{:#}", anyhow::Error::from(err));
+    if reported {
+        // The runtime has already returned: the container's stderr is all we have.
+        let _ = nix::unistd::write(std::io::stderr(), format!("husk: {text}\n").as_bytes());
+    } else {
+        let _ = chan.send(&Msg::Error(text));
+    }
+    linux::exit_now(1)
+}
+
+/// The checklist. `ready` becomes true once the runtime has been told
+/// the init is set up (from then on errors go to stderr).
+fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Result<Infallible> {
+    let process = cfg.process();
+    for fd in &cfg.runtime_fds {
+        let _ = nix::unistd::close(*fd);
+    }
+    // Die with the runtime while it is still setting us up.
+    linux::set_parent_death_signal(Some(nix::sys::signal::Signal::SIGKILL))
+        .map_err(step("set the parent death signal"))?;
+
+    // sync 1: the runtime has written our id maps and put us in our cgroups.
+    let host_pid = match chan.recv_with_fd("go")?.0 {
+        Msg::Go(pid) => pid,
+        Msg::Error(e) => return Err(SyncError::Remote(e).into()),
+        got => {
+            return Err(SyncError::Unexpected {
+                expected: "go",
+                got,
+            }
+            .into())
+        }
+    };
+    enter_namespaces(cfg)?;
+
+    // The host's /proc, opened while it is still the only /proc we see:
+    // every later /proc write goes through it, never through a path the
+    // image controls (CVE-2025-52881 class).
+    let proc = open(
+        "/proc",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(step("open /proc"))?;
+    let fifo = fifo::open_handle(cfg.fifo)?;
+
+    // Mounts, in config order, every destination resolved in the rootfs.
+    let linux_cfg = cfg.spec.linux().as_ref();
+    let root = rootfs::prepare_root(
+        sys,
+        cfg.rootfs,
+        linux_cfg.and_then(|l| l.rootfs_propagation().as_deref()),
+    )?;
+    let mounts = cfg.spec.mounts().as_deref().unwrap_or(&[]);
+    let plan = rootfs::plan(mounts, &cfg.cgroups);
+    rootfs::mount_all(
+        sys,
+        &root,
+        &plan,
+        linux_cfg.and_then(|l| l.mount_label().as_deref()),
+    )?;
+
+    // /dev: unless the engine bind-mounted a /dev, make the standard nodes.
+    let dev_is_bind = plan
+        .iter()
+        .any(|op| op.dest() == Path::new("/dev") && matches!(op, rootfs::MountOp::Bind { .. }));
+    if !dev_is_bind {
+        let nodes = rootfs::dev::nodes(
+            linux_cfg
+                .and_then(|l| l.devices().as_deref())
+                .unwrap_or(&[]),
+        );
+        let in_userns =
+            cfg.ns.creates(LinuxNamespaceType::User) || cfg.ns.joins(LinuxNamespaceType::User);
+        rootfs::dev::create_nodes(sys, &root, &nodes, in_userns)?;
+        let has_devpts = plan.iter().any(|op| op.dest() == Path::new("/dev/pts"));
+        rootfs::dev::links(&root, has_devpts)?;
+    }
+    // Masked and readonly paths, after /proc and /sys exist and with a null
+    // device proven to be one.
+    if let Some(l) = linux_cfg {
+        let null = rootfs::dev::null_device(&root)?;
+        rootfs::paths::mask(
+            sys,
+            &root,
+            l.masked_paths().as_deref().unwrap_or(&[]),
+            &null,
+        )?;
+        rootfs::paths::make_readonly(sys, &root, l.readonly_paths().as_deref().unwrap_or(&[]))?;
+    }
+    // The pty lives in the container's devpts; /dev/console points at it.
+    let pty = if process.terminal() == Some(true) {
+        let pty = terminal::open_in_container(sys, &root)?;
+        if let Some(size) = process.console_size() {
+            terminal::set_size(
+                pty_raw(&pty.master),
+                size.height() as u16,
+                size.width() as u16,
+            )?;
+        }
+        Some(pty)
+    } else {
+        None
+    };
+    // The working directory, resolved inside the rootfs now (created when
+    // missing) and entered by fd after pivot_root (CVE-2024-21626).
+    let cwd = root.dest(process.cwd(), Kind::Dir)?;
+
+    // sync 2: the runtime runs prestart and createRuntime hooks.
+    chan.send(&Msg::Hooks)?;
+    chan.expect(Msg::HooksDone, "hooks done")?;
+    hooks::run(
+        hooks::Kind::CreateContainer,
+        cfg.spec.hooks().as_ref(),
+        &cfg.state_json("creating", host_pid),
+    )?;
+
+    rootfs::pivot(sys, &root, cfg.no_pivot)?;
+    drop(root);
+    if cfg.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        rootfs::make_root_readonly(sys)?;
+    }
+    nix::unistd::fchdir(&cwd).map_err(step(format!(
+        "enter the working directory {:?}",
+        process.cwd()
+    )))?;
+    drop(cwd);
+
+    if let Some(h) = cfg.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        sys.sethostname(h)
+            .map_err(step(format!("set hostname {h:?}")))?;
+    }
+    if let Some(d) = cfg.spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        sys.setdomainname(d)
+            .map_err(step(format!("set domainname {d:?}")))?;
+    }
+    for (k, v) in linux_cfg
+        .and_then(|l| l.sysctl().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        write_sysctl(&proc, k, v)?;
+    }
+    identity::set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
+    if let Some(adj) = process.oom_score_adj() {
+        identity::set_oom_score_adj(&proc, adj)?;
+    }
+    if !cfg.no_new_keyring {
+        join_session_keyring()?;
+    }
+    let exe = find_executable(process)?;
+
+    let user = process.user();
+    match &pty {
+        Some(p) => {
+            let _ =
+                nix::unistd::fchown(&p.slave, Some(nix::unistd::Uid::from_raw(user.uid())), None);
+            terminal::send_master(
+                cfg.console_socket
+                    .expect("create checks a terminal has a console socket"),
+                &p.master,
+                &p.name,
+            )?;
+            terminal::make_controlling(&p.slave)?;
+        }
+        None => identity::chown_stdio(user.uid(), user.gid()),
+    }
+    drop(pty);
+    if let Some(p) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
+        lsm::apply_apparmor(&proc, p)?;
+    }
+    if let Some(l) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
+        lsm::apply_selinux(&proc, l)?;
+    }
+
+    // Seccomp, as late as possible: without no_new_privs loading it needs
+    // CAP_SYS_ADMIN, so it comes before the capabilities are dropped; with
+    // it, just before execve — unless a notify listener must get its fd
+    // while the runtime is still here.
+    let nnp = process.no_new_privileges() == Some(true);
+    let seccomp_cfg = linux_cfg.and_then(|l| l.seccomp().as_ref());
+    let notify = seccomp_cfg.is_some_and(seccomp::uses_notify);
+    if let Some(s) = seccomp_cfg.filter(|_| !nnp) {
+        load_seccomp(s, chan)?;
+    }
+    if let Some(c) = process.capabilities() {
+        caps::limit_bounding(c)?;
+    }
+    identity::switch_user(user, cfg.setgroups_allowed)?;
+    if let Some(c) = process.capabilities() {
+        caps::apply(c)?;
+    } else {
+        caps::apply(&empty_caps())?;
+    }
+    linux::set_umask(user.umask().unwrap_or(0o022));
+    if nnp {
+        linux::set_no_new_privs().map_err(step("set no_new_privs"))?;
+    }
+    if let Some(s) = seccomp_cfg.filter(|_| nnp && notify) {
+        load_seccomp(s, chan)?;
+    }
+    // Nothing of ours may reach the user process (CVE-2024-21626).
+    linux::cloexec_from(3 + cfg.preserve_fds).map_err(step("mark fds close-on-exec"))?;
+    for fd in 3..3 + cfg.preserve_fds {
+        let _ = linux::clear_cloexec(fd);
+    }
+
+    // sync 3: set up; `create` may return (and exit: the init must not die with it).
+    linux::set_parent_death_signal(None).map_err(step("clear the parent death signal"))?;
+    chan.send(&Msg::Ready)?;
+    *ready = true;
+    fifo::wait_for_start(&proc, &fifo)?;
+    drop(fifo);
+    if let Some(s) = seccomp_cfg.filter(|_| nnp && !notify) {
+        seccomp::load(s)?;
+    }
+    hooks::run(
+        hooks::Kind::StartContainer,
+        cfg.spec.hooks().as_ref(),
+        &cfg.state_json("created", host_pid),
+    )?;
+    drop(proc);
+    exec(&exe, process)
+}
+
+fn pty_raw(fd: &OwnedFd) -> RawFd {
+    use std::os::fd::AsRawFd;
+    fd.as_raw_fd()
+}
+
+fn empty_caps() -> oci_spec::runtime::LinuxCapabilities {
+    let none = Some(Default::default());
+    let mut c = oci_spec::runtime::LinuxCapabilities::default();
+    c.set_bounding(none.clone());
+    c.set_effective(none.clone());
+    c.set_inheritable(none.clone());
+    c.set_permitted(none.clone());
+    c.set_ambient(none);
+    c
+}
+
+/// Loads the profile; with SCMP_ACT_NOTIFY, hands the listener fd to the
+/// runtime (which passes it to the agent) and waits until it has.
+fn load_seccomp(s: &oci_spec::runtime::LinuxSeccomp, chan: &Channel) -> Result<()> {
+    if let Some(fd) = seccomp::load(s)? {
+        chan.send_with_fd(&Msg::SeccompFd, Some(fd))?;
+        let _ = nix::unistd::close(fd);
+        chan.expect(Msg::SeccompDone, "seccomp done")?;
+    }
+    Ok(())
+}
+
+/// Joins the namespaces given by path (user first, pid by the runtime),
+/// creates those clone(2) could not (with a joined user namespace they
+/// must be created after joining it; the cgroup namespace after the
+/// runtime moved us into our cgroup, so that it is the namespace's root).
+fn enter_namespaces(cfg: &InitConfig) -> Result<()> {
+    for (t, path) in &cfg.ns.join {
+        if *t == LinuxNamespaceType::Pid {
+            continue;
+        }
+        let flag = crate::process::namespaces::clone_flag(*t).expect("validated namespace type");
+        let fd = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(step(format!("open namespace {}", path.display())))?;
+        nix::sched::setns(fd, flag).map_err(step(format!("join namespace {}", path.display())))?;
+        if *t == LinuxNamespaceType::User {
+            become_root()?;
+        }
+    }
+    if cfg.ns.creates(LinuxNamespaceType::User) {
+        become_root()?;
+    }
+    let later = cfg.ns.unshare_in_child();
+    if !later.is_empty() {
+        nix::sched::unshare(later).map_err(step("create namespaces"))?;
+    }
+    Ok(())
+}
+
+/// In a new or joined user namespace, become its root (uid/gid 0 must be mapped).
+fn become_root() -> Result<()> {
+    linux::set_res_ids(0, 0).map_err(step("become root in the user namespace"))
+}
+
+/// Writes a sysctl through the init's procfs handle; dots separate levels
+/// unless the key uses slashes.
+fn write_sysctl(proc: &OwnedFd, key: &str, value: &str) -> Result<()> {
+    let rel = if key.contains('/') {
+        key.to_string()
+    } else {
+        key.replace('.', "/")
+    };
+    let err = |source| InitError::Sysctl {
+        key: key.into(),
+        value: value.into(),
+        source,
+    };
+    if rel.split('/').any(|c| c == ".." || c.is_empty()) {
+        return Err(err(std::io::Error::from_raw_os_error(libc::EINVAL)));
+    }
+    let fd = openat(
+        proc.as_fd(),
+        &PathBuf::from(format!("sys/{rel}")),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(|e| err(e.into()))?;
+    nix::unistd::write(&fd, value.as_bytes())
+        .map(drop)
+        .map_err(|e| err(e.into()))
+}
+
+/// A new session keyring, so the container cannot see the host's keys.
+fn join_session_keyring() -> Result<()> {
+    match linux::join_session_keyring() {
+        Ok(()) | Err(nix::Error::ENOSYS) => Ok(()),
+        Err(e) => Err(step("join a new session keyring")(e)),
+    }
+}
+
+/// Finds args[0] as execve will: as given when it contains a slash, else
+/// in the PATH of the process's environment. Checked before `create`
+/// returns, so a missing binary is a create error (as with runc).
+fn find_executable(process: &Process) -> Result<PathBuf> {
+    let arg = process
+        .args()
+        .as_ref()
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or_default();
+    let executable = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if arg.contains('/') {
+        return match executable(Path::new(&arg)) {
+            Ok(true) => Ok(PathBuf::from(arg)),
+            Ok(false) => Err(InitError::NotExecutable { arg }),
+            Err(_) => Err(InitError::NoSuchFile { arg }),
+        };
+    }
+    let path = process
+        .env()
+        .iter()
+        .flatten()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let p = Path::new(dir).join(&arg);
+        if let Ok(true) = executable(&p) {
+            return Ok(p);
+        }
+    }
+    Err(InitError::NotFound { arg })
+}
+
+/// Replaces the init with the user's process.
+fn exec(exe: &Path, process: &Process) -> Result<Infallible> {
+    let cstr = |s: &[u8]| {
+        CString::new(s).map_err(|_| step("pass an argument with a NUL byte")(nix::Error::EINVAL))
+    };
+    let path = cstr(exe.as_os_str().as_bytes())?;
+    let argv = process
+        .args()
+        .iter()
+        .flatten()
+        .map(|a| cstr(a.as_bytes()))
+        .collect::<Result<Vec<_>>>()?;
+    let envp = process
+        .env()
+        .iter()
+        .flatten()
+        .map(|e| cstr(e.as_bytes()))
+        .collect::<Result<Vec<_>>>()?;
+    linux::reset_signals();
+    let e = linux::execve(&path, &argv, &envp);
+    Err(InitError::Exec {
+        arg: argv
+            .first()
+            .map(|a| a.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        source: e,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn process(args: &[&str], env: &[&str]) -> Process {
+        let mut p = Process::default();
+        p.set_args(Some(args.iter().map(|s| s.to_string()).collect()));
+        p.set_env(Some(env.iter().map(|s| s.to_string()).collect()));
+        p
+    }
+
+    #[test]
+    fn executable_found_in_path_of_process_env() {
+        let p = process(&["sh"], &["PATH=/nonexistent:/bin"]);
+        assert_eq!(find_executable(&p).unwrap(), Path::new("/bin/sh"));
+    }
+
+    #[test]
+    fn missing_executable_says_not_found_in_path() {
+        let p = process(&["no-such-prog-husk"], &["PATH=/bin"]);
+        assert_eq!(
+            find_executable(&p).unwrap_err().to_string(),
+            "exec: \"no-such-prog-husk\": executable file not found in $PATH"
+        );
+        let p = process(&["/no/such"], &[]);
+        assert!(find_executable(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("no such file"));
+    }
+
+    #[test]
+    fn empty_capabilities_cover_all_sets() {
+        let c = empty_caps();
+        assert!(c.bounding().as_ref().unwrap().is_empty());
+        assert!(c.ambient().as_ref().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,677 @@
+//! The container's root filesystem: a plan of mount operations made from
+//! config.json (pure, unit-tested), and its execution inside the init,
+//! every destination resolved in the rootfs and used through its fd.
+//!
+//! Runs in: container init, in its new mount namespace, before pivot_root
+//! (prepare) and at pivot_root (pivot, finish).
+
+pub mod dev;
+pub mod options;
+pub mod paths;
+pub mod resolve;
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::Mount;
+
+use self::options::Options;
+use self::resolve::{create_in_root, fd_path, Kind};
+use crate::sys::Sys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("failed to make the mount tree {what}")]
+    Propagation {
+        what: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("cannot open rootfs {path:?}")]
+    OpenRoot {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("cannot resolve mount destination {dest:?} inside the rootfs")]
+    Resolve {
+        dest: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("cannot open mount source {source_path:?}")]
+    Source {
+        source_path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("failed to mount {what} on {dest:?}")]
+    Mount {
+        what: String,
+        dest: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error(
+        "mount destination {dest:?} is a symlink: {fstype} must be mounted on a real directory"
+    )]
+    SymlinkDest { dest: PathBuf, fstype: String },
+    #[error("mount option {option:?} on {dest:?} is not supported yet")]
+    UnsupportedOption { option: &'static str, dest: PathBuf },
+    #[error("device {path:?}: {what}")]
+    Device {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("{path:?} is not the null device (char 1:3): refusing to use it to mask paths")]
+    FakeNull { path: PathBuf },
+    #[error("failed to {what}")]
+    Pivot {
+        what: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+}
+
+pub type Result<T, E = RootfsError> = std::result::Result<T, E>;
+
+/// The propagation flag of linux.rootfsPropagation, if valid.
+pub fn propagation_flag(s: &str) -> Option<MsFlags> {
+    options::propagation(s)
+}
+
+/// The container's cgroups as its /sys/fs/cgroup should show them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgroupView {
+    /// v1: (directory name under /sys/fs/cgroup, host directory of the
+    /// container's cgroup in that hierarchy). Empty on v2.
+    pub v1: Vec<(String, PathBuf)>,
+    /// v2: the container's cgroup directory on the host.
+    pub v2: Option<PathBuf>,
+    /// The init has its own cgroup namespace (v2 may then mount cgroup2 afresh).
+    pub cgroupns: bool,
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountOp {
+    /// A filesystem (proc, tmpfs, sysfs, devpts, mqueue, …).
+    Fs {
+        dest: PathBuf,
+        fstype: String,
+        source: String,
+        opts: Options,
+    },
+    /// A bind mount of a host path.
+    Bind {
+        dest: PathBuf,
+        source: PathBuf,
+        opts: Options,
+    },
+    /// `type: cgroup` on v1: a tmpfs holding one bind per hierarchy, plus
+    /// symlinks for co-mounted controllers (cpu -> cpu,cpuacct).
+    CgroupV1 {
+        dest: PathBuf,
+        opts: Options,
+        binds: Vec<(String, PathBuf)>,
+        links: Vec<(String, String)>,
+    },
+    /// `type: cgroup` on v2: cgroup2 itself with a cgroup namespace, else a
+    /// bind of the container's cgroup directory.
+    CgroupV2 {
+        dest: PathBuf,
+        opts: Options,
+        bind_source: Option<PathBuf>,
+    },
+}
+
+impl MountOp {
+    pub fn dest(&self) -> &Path {
+        match self {
+            MountOp::Fs { dest, .. }
+            | MountOp::Bind { dest, .. }
+            | MountOp::CgroupV1 { dest, .. }
+            | MountOp::CgroupV2 { dest, .. } => dest,
+        }
+    }
+}
+
+/// Turns config.json's mounts into the plan, in order.
+pub fn plan(mounts: &[Mount], cgroups: &CgroupView) -> Vec<MountOp> {
+    mounts
+        .iter()
+        .map(|m| {
+            let typ = m.typ().as_deref();
+            let opts = options::parse(typ, m.options().as_deref().unwrap_or(&[]));
+            let dest = m.destination().clone();
+            let source = m.source().clone().unwrap_or_default();
+            if opts.is_bind() {
+                return MountOp::Bind { dest, source, opts };
+            }
+            match typ {
+                Some("cgroup") | Some("cgroup2")
+                    if cgroups.v2.is_some() || typ == Some("cgroup2") =>
+                {
+                    MountOp::CgroupV2 {
+                        dest,
+                        opts,
+                        bind_source: if cgroups.cgroupns {
+                            None
+                        } else {
+                            cgroups.v2.clone()
+                        },
+                    }
+                }
+                Some("cgroup") => {
+                    let mut links = Vec::new();
+                    for (name, _) in &cgroups.v1 {
+                        if name.contains(',') {
+                            for part in name.split(',') {
+                                links.push((part.to_string(), name.clone()));
+                            }
+                        }
+                    }
+                    MountOp::CgroupV1 {
+                        dest,
+                        opts,
+                        binds: cgroups.v1.clone(),
+                        links,
+                    }
+                }
+                _ => MountOp::Fs {
+                    dest,
+                    fstype: typ.unwrap_or("none").to_string(),
+                    source: source.display().to_string(),
+                    opts,
+                },
+            }
+        })
+        .collect()
+}
+
+/// The rootfs as the init holds it: an O_PATH fd that every path is resolved under.
+pub struct Root {
+    pub path: PathBuf,
+    pub fd: OwnedFd,
+}
+
+impl Root {
+    pub fn open(path: &Path) -> Result<Root> {
+        let fd = open(
+            path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|source| RootfsError::OpenRoot {
+            path: path.into(),
+            source,
+        })?;
+        Ok(Root {
+            path: path.into(),
+            fd,
+        })
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Resolves (creating what is missing) a destination inside the rootfs.
+    pub fn dest(&self, dest: &Path, kind: Kind) -> Result<OwnedFd> {
+        create_in_root(self.fd(), dest, kind).map_err(|source| RootfsError::Resolve {
+            dest: dest.into(),
+            source,
+        })
+    }
+}
+
+/// Makes the whole mount tree a slave (or what linux.rootfsPropagation says)
+/// so nothing done in the container propagates back to the host, then
+/// bind-mounts the rootfs onto itself so that pivot_root can use it.
+pub fn prepare_root(sys: &dyn Sys, rootfs: &Path, propagation: Option<&str>) -> Result<Root> {
+    let flag = propagation
+        .and_then(propagation_flag)
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    sys.mount(None, Path::new("/"), None, flag, None)
+        .map_err(|source| RootfsError::Propagation {
+            what: "a slave of the host",
+            source,
+        })?;
+    // pivot_root refuses a new root whose parent mount is shared.
+    if flag.contains(MsFlags::MS_SHARED) {
+        make_parent_private(sys, rootfs)?;
+    }
+    sys.mount(
+        Some(rootfs),
+        rootfs,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(|source| RootfsError::Mount {
+        what: "the rootfs bind".into(),
+        dest: rootfs.into(),
+        source,
+    })?;
+    Root::open(rootfs)
+}
+
+/// Finds the mount that holds `p` (walking up until a mount call succeeds on
+/// a mountpoint) and makes it private.
+fn make_parent_private(sys: &dyn Sys, p: &Path) -> Result<()> {
+    let mut cur = p.parent();
+    while let Some(d) = cur {
+        match sys.mount(None, d, None, MsFlags::MS_PRIVATE, None) {
+            Ok(()) => return Ok(()),
+            Err(Errno::EINVAL) => cur = d.parent(),
+            Err(source) => {
+                return Err(RootfsError::Propagation {
+                    what: "private around the rootfs",
+                    source,
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs the plan.
+pub fn mount_all(sys: &dyn Sys, root: &Root, ops: &[MountOp], label: Option<&str>) -> Result<()> {
+    for op in ops {
+        match op {
+            MountOp::Fs {
+                dest,
+                fstype,
+                source,
+                opts,
+            } => mount_fs(sys, root, dest, fstype, source, opts, label)?,
+            MountOp::Bind { dest, source, opts } => mount_bind(sys, root, dest, source, opts)?,
+            MountOp::CgroupV1 {
+                dest,
+                opts,
+                binds,
+                links,
+            } => mount_cgroup_v1(sys, root, dest, opts, binds, links)?,
+            MountOp::CgroupV2 {
+                dest,
+                opts,
+                bind_source,
+            } => match bind_source {
+                Some(src) => {
+                    let mut o = opts.clone();
+                    o.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
+                    mount_bind(sys, root, dest, src, &o)?
+                }
+                None => mount_fs(sys, root, dest, "cgroup2", "cgroup2", opts, None)?,
+            },
+        }
+    }
+    Ok(())
+}
+
+fn mount_fs(
+    sys: &dyn Sys,
+    root: &Root,
+    dest: &Path,
+    fstype: &str,
+    source: &str,
+    opts: &Options,
+    label: Option<&str>,
+) -> Result<()> {
+    if opts.copy_up {
+        return Err(RootfsError::UnsupportedOption {
+            option: "tmpcopyup",
+            dest: dest.into(),
+        });
+    }
+    if opts.idmap {
+        return Err(RootfsError::UnsupportedOption {
+            option: "idmap",
+            dest: dest.into(),
+        });
+    }
+    // procfs and sysfs on a symlink would let an image move them where
+    // masked paths do not reach (CVE-2019-16884 class): refuse.
+    if matches!(fstype, "proc" | "sysfs") {
+        if let Ok(fd) = resolve::open_in_root(root.fd(), dest, false) {
+            if resolve::is_symlink(&fd) {
+                return Err(RootfsError::SymlinkDest {
+                    dest: dest.into(),
+                    fstype: fstype.into(),
+                });
+            }
+        }
+    }
+    let fd = root.dest(dest, Kind::Dir)?;
+    let mut data = opts.data.clone();
+    if let Some(l) =
+        label.filter(|l| !l.is_empty() && !matches!(fstype, "proc" | "sysfs" | "cgroup2"))
+    {
+        if !data.is_empty() {
+            data.push(',');
+        }
+        data.push_str(&format!("context=\"{l}\""));
+    }
+    let data = (!data.is_empty()).then_some(data.as_str());
+    let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    sys.mount(
+        Some(Path::new(source)),
+        &fd_path(&fd),
+        Some(fstype),
+        flags,
+        data,
+    )
+    .map_err(|source| RootfsError::Mount {
+        what: fstype.to_string(),
+        dest: dest.into(),
+        source,
+    })?;
+    finish_mount(sys, root, dest, opts)
+}
+
+fn mount_bind(
+    sys: &dyn Sys,
+    root: &Root,
+    dest: &Path,
+    source: &Path,
+    opts: &Options,
+) -> Result<()> {
+    if opts.idmap {
+        return Err(RootfsError::UnsupportedOption {
+            option: "idmap",
+            dest: dest.into(),
+        });
+    }
+    // The source is a host path chosen by the engine: resolved on the host.
+    let src = open(source, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| {
+        RootfsError::Source {
+            source_path: source.into(),
+            source: e,
+        }
+    })?;
+    let kind = if resolve::is_dir(&src) {
+        Kind::Dir
+    } else {
+        Kind::File
+    };
+    let fd = root.dest(dest, kind)?;
+    let rec = opts.flags & MsFlags::MS_REC;
+    sys.mount(
+        Some(&fd_path(&src)),
+        &fd_path(&fd),
+        None,
+        MsFlags::MS_BIND | rec,
+        None,
+    )
+    .map_err(|e| RootfsError::Mount {
+        what: format!("bind of {}", source.display()),
+        dest: dest.into(),
+        source: e,
+    })?;
+    // Per-mount flags need a remount of the new bind mount; mount(2) ignores them on the first call.
+    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    if !extra.is_empty() {
+        let fd = root.dest(dest, kind)?;
+        let keep = locked_flags(&fd);
+        sys.mount(
+            None,
+            &fd_path(&fd),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | keep,
+            None,
+        )
+        .map_err(|e| RootfsError::Mount {
+            what: "remount of the bind".into(),
+            dest: dest.into(),
+            source: e,
+        })?;
+    }
+    finish_mount(sys, root, dest, opts)
+}
+
+/// Propagation changes and recursive attributes, on the mount just made.
+fn finish_mount(sys: &dyn Sys, root: &Root, dest: &Path, opts: &Options) -> Result<()> {
+    if opts.propagation.is_empty() && opts.attr_set == 0 && opts.attr_clr == 0 {
+        return Ok(());
+    }
+    let fd = root.dest(dest, Kind::Dir)?;
+    for p in &opts.propagation {
+        sys.mount(None, &fd_path(&fd), None, *p, None)
+            .map_err(|source| RootfsError::Mount {
+                what: "propagation change".into(),
+                dest: dest.into(),
+                source,
+            })?;
+    }
+    if opts.attr_set != 0 || opts.attr_clr != 0 {
+        crate::sys::linux::mount_setattr_recursive(fd.as_raw_fd(), opts.attr_set, opts.attr_clr)
+            .map_err(|source| RootfsError::Mount {
+                what: "recursive mount attributes".into(),
+                dest: dest.into(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+fn mount_cgroup_v1(
+    sys: &dyn Sys,
+    root: &Root,
+    dest: &Path,
+    opts: &Options,
+    binds: &[(String, PathBuf)],
+    links: &[(String, String)],
+) -> Result<()> {
+    // A writable tmpfs first, to hold the directories; made read-only at the end.
+    let mut tmp = opts.clone();
+    tmp.flags.remove(MsFlags::MS_RDONLY);
+    tmp.data = "mode=755".into();
+    tmp.propagation.clear();
+    mount_fs(sys, root, dest, "tmpfs", "tmpfs", &tmp, None)?;
+    for (name, host) in binds {
+        let mut o = opts.clone();
+        o.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
+        o.propagation.clear();
+        mount_bind(sys, root, &dest.join(name), host, &o)?;
+    }
+    let dir = root.dest(dest, Kind::Dir)?;
+    for (link, target) in links {
+        match nix::unistd::symlinkat(Path::new(target), dir.as_fd(), Path::new(link)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(source) => {
+                return Err(RootfsError::Mount {
+                    what: format!("symlink {link} -> {target}"),
+                    dest: dest.into(),
+                    source,
+                })
+            }
+        }
+    }
+    if opts.flags.contains(MsFlags::MS_RDONLY) {
+        let keep = locked_flags(&dir);
+        sys.mount(
+            None,
+            &fd_path(&dir),
+            None,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | keep | (opts.flags & !MsFlags::MS_REC),
+            None,
+        )
+        .map_err(|source| RootfsError::Mount {
+            what: "read-only remount of the cgroup tmpfs".into(),
+            dest: dest.into(),
+            source,
+        })?;
+    }
+    finish_mount(sys, root, dest, opts)
+}
+
+/// Flags of the mount holding `fd` that a remount must keep (in a user
+/// namespace the kernel refuses to drop nosuid/nodev/noexec/atime flags).
+pub fn locked_flags(fd: &OwnedFd) -> MsFlags {
+    let Ok(st) = nix::sys::statvfs::fstatvfs(fd) else {
+        return MsFlags::empty();
+    };
+    use nix::sys::statvfs::FsFlags as S;
+    let f = st.flags();
+    let mut m = MsFlags::empty();
+    for (s, ms) in [
+        (S::ST_NOSUID, MsFlags::MS_NOSUID),
+        (S::ST_NODEV, MsFlags::MS_NODEV),
+        (S::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (S::ST_NOATIME, MsFlags::MS_NOATIME),
+        (S::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (S::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(s) {
+            m |= ms;
+        }
+    }
+    m
+}
+
+/// pivot_root into the rootfs and drop the old root (runc's `pivot_root(".", ".")`).
+/// With `no_pivot`, move the rootfs over / and chroot instead (for ramfs hosts).
+pub fn pivot(sys: &dyn Sys, root: &Root, no_pivot: bool) -> Result<()> {
+    let err = |what| move |source| RootfsError::Pivot { what, source };
+    nix::unistd::fchdir(&root.fd).map_err(err("enter the rootfs"))?;
+    if no_pivot {
+        sys.mount(
+            Some(Path::new(".")),
+            Path::new("/"),
+            None,
+            MsFlags::MS_MOVE,
+            None,
+        )
+        .map_err(err("move the rootfs onto /"))?;
+        nix::unistd::chroot(".").map_err(err("chroot into the rootfs"))?;
+    } else {
+        nix::unistd::pivot_root(".", ".").map_err(err("pivot_root"))?;
+        // The old root now sits on top of "."; make it a slave so that
+        // unmounting it cannot propagate to the host, then detach it.
+        sys.mount(
+            None,
+            Path::new("."),
+            None,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None,
+        )
+        .map_err(err("make the old root a slave"))?;
+        sys.umount(Path::new("."), MntFlags::MNT_DETACH)
+            .map_err(err("unmount the old root"))?;
+    }
+    nix::unistd::chdir("/").map_err(err("chdir to the new root"))
+}
+
+/// Makes / read-only (root.readonly), keeping the flags the kernel locks.
+pub fn make_root_readonly(sys: &dyn Sys) -> Result<()> {
+    let keep = open("/", OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map(|fd| locked_flags(&fd))
+        .unwrap_or(MsFlags::empty());
+    sys.mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | keep,
+        None,
+    )
+    .map_err(|source| RootfsError::Mount {
+        what: "read-only remount".into(),
+        dest: "/".into(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mounts(json: &str) -> Vec<Mount> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn runc_default_mounts_plan() {
+        let m = mounts(
+            r#"[{"destination":"/proc","type":"proc","source":"proc"},
+            {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},
+            {"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]},
+            {"destination":"/etc/hosts","type":"bind","source":"/etc/hosts","options":["rbind","rprivate"]}]"#,
+        );
+        let view = CgroupView {
+            v1: vec![
+                ("cpu,cpuacct".into(), "/sys/fs/cgroup/cpu,cpuacct/c".into()),
+                ("memory".into(), "/sys/fs/cgroup/memory/c".into()),
+            ],
+            v2: None,
+            cgroupns: false,
+        };
+        let p = plan(&m, &view);
+        assert!(matches!(&p[0], MountOp::Fs { fstype, .. } if fstype == "proc"));
+        assert!(
+            matches!(&p[1], MountOp::Fs { fstype, opts, .. } if fstype == "tmpfs" && opts.data == "mode=755,size=65536k")
+        );
+        match &p[2] {
+            MountOp::CgroupV1 { binds, links, .. } => {
+                assert_eq!(binds.len(), 2);
+                assert_eq!(
+                    links,
+                    &[
+                        ("cpu".to_string(), "cpu,cpuacct".to_string()),
+                        ("cpuacct".into(), "cpu,cpuacct".into())
+                    ]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&p[3], MountOp::Bind { source, .. } if source == Path::new("/etc/hosts")));
+    }
+
+    #[test]
+    fn cgroup_on_v2_binds_without_cgroupns_and_mounts_with_it() {
+        let m = mounts(
+            r#"[{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]}]"#,
+        );
+        let mut view = CgroupView {
+            v1: vec![],
+            v2: Some("/sys/fs/cgroup/c".into()),
+            cgroupns: false,
+        };
+        assert!(matches!(
+            &plan(&m, &view)[0],
+            MountOp::CgroupV2 {
+                bind_source: Some(_),
+                ..
+            }
+        ));
+        view.cgroupns = true;
+        assert!(matches!(
+            &plan(&m, &view)[0],
+            MountOp::CgroupV2 {
+                bind_source: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn prepare_root_makes_tree_slave_then_binds_rootfs() {
+        let sys = crate::sys::FakeSys::default();
+        // Root::open fails on the fake path, after the two mounts were recorded.
+        let _ = prepare_root(&sys, Path::new("/nonexistent-husk-rootfs"), None);
+        let calls = sys.calls();
+        assert_eq!(calls.len(), 2);
+        assert!(
+            matches!(&calls[0], crate::sys::Call::Mount { dst, flags, .. }
+            if dst == Path::new("/") && *flags == MsFlags::MS_SLAVE | MsFlags::MS_REC)
+        );
+        assert!(
+            matches!(&calls[1], crate::sys::Call::Mount { flags, .. } if *flags == MsFlags::MS_BIND | MsFlags::MS_REC)
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! Processes: starting the container init (clone), talking to it (sync),
+//! the create/start barrier (fifo), and what /proc says about a pid.
+//!
+//! Called from: container::create/start/kill/delete, exec, the shim.
+
+pub mod fifo;
+pub mod namespaces;
+pub mod sync;
+
+use std::fs;
+
+use nix::unistd::Pid;
+
+use crate::lifecycle::Liveness;
+
+/// The fields of /proc/<pid>/stat husk needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// R, S, D, Z, T, X, …
+    pub state: u8,
+    pub ppid: i32,
+    /// Clock ticks after boot at which the process started.
+    pub start: u64,
+}
+
+/// Parses the text of /proc/<pid>/stat. The command name (field 2) may hold
+/// spaces and parentheses, so fields are counted from the last ')'.
+pub fn parse_stat(text: &str) -> Option<ProcStat> {
+    let rest = &text[text.rfind(')')? + 2..];
+    let mut f = rest.split(' ');
+    let state = f.next()?.bytes().next()?;
+    let ppid = f.next()?.parse().ok()?;
+    // starttime is field 22; `rest` begins at field 3.
+    let start = f.nth(22 - 5)?.parse().ok()?;
+    Some(ProcStat { state, ppid, start })
+}
+
+pub fn stat(pid: Pid) -> Option<ProcStat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// Is `pid` still the process that started at `start`, and not a zombie?
+/// A zombie counts as exited (pid 1 on some hosts never reaps orphans).
+pub fn liveness(pid: i32, start: u64) -> Liveness {
+    if pid <= 0 {
+        return Liveness::Gone;
+    }
+    match stat(Pid::from_raw(pid)) {
+        Some(s) if s.start == start && s.state != b'Z' && s.state != b'X' => Liveness::Alive,
+        _ => Liveness::Gone,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_odd_command_name_parses() {
+        let line =
+            "1234 (a b) c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100";
+        let s = parse_stat(line).unwrap();
+        assert_eq!(s.state, b'S');
+        assert_eq!(s.ppid, 1);
+        assert_eq!(s.start, 987654);
+    }
+
+    #[test]
+    fn own_process_is_alive_and_a_wrong_start_time_is_not() {
+        let me = std::process::id() as i32;
+        let s = stat(Pid::from_raw(me)).unwrap();
+        assert_eq!(liveness(me, s.start), Liveness::Alive);
+        assert_eq!(liveness(me, s.start + 1), Liveness::Gone);
+        assert_eq!(liveness(0, 0), Liveness::Gone);
+    }
+}

@@ -1,0 +1,476 @@
+//! The state directory as a database: one directory per container under the
+//! root, its record in `state.json`, written atomically under the directory's
+//! flock. Nothing else in husk knows the file names.
+//!
+//! Called from: every command (open, lock, save, remove), the shim.
+
+pub mod lock;
+pub mod record;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+pub use lock::DirLock;
+pub use record::{CgroupRecord, ExitRecord, Record};
+
+/// The record.
+pub const STATE_FILE: &str = "state.json";
+const STATE_TMP: &str = "state.json.tmp";
+/// A copy of the bundle's config.json as it was at create time.
+pub const CONFIG_FILE: &str = "config.json";
+/// The create/start barrier: the init blocks opening it for writing.
+pub const EXEC_FIFO: &str = "exec.fifo";
+/// The default state root for root.
+pub const DEFAULT_ROOT: &str = "/run/husk";
+
+/// Longest container id accepted (DESIGN.md §1).
+pub const MAX_ID_LEN: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("container does not exist")]
+    NotFound { id: String },
+    #[error("container with id {id:?} already exists")]
+    Exists { id: String },
+    #[error("invalid container id {id:?}: {why}")]
+    InvalidId { id: String, why: &'static str },
+    #[error("cannot create state root {path:?}")]
+    CreateRoot {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot create state directory {path:?}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("failed to lock {path:?}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("failed to read {path:?}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("corrupt state file {path:?}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("failed to write {path:?}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("failed to remove {path:?}")]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Checks an id against `^[A-Za-z0-9][A-Za-z0-9_.-]*$` and the length limit.
+/// Such an id has no `/` and cannot be `.` or `..`, so `<root>/<id>` always
+/// names a direct child of the root.
+pub fn validate_id(id: &str) -> Result<()> {
+    let bad = |why| {
+        Err(StoreError::InvalidId {
+            id: id.to_string(),
+            why,
+        })
+    };
+    let Some(first) = id.bytes().next() else {
+        return bad("it is empty");
+    };
+    if id.len() > MAX_ID_LEN {
+        return Err(StoreError::InvalidId {
+            id: format!("{}…", &id[..32]),
+            why: "it is longer than 1024 bytes",
+        });
+    }
+    if !first.is_ascii_alphanumeric() {
+        return bad("it must start with a letter or digit");
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return bad("only letters, digits, '_', '.' and '-' are allowed");
+    }
+    Ok(())
+}
+
+/// The state root.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// A container's state directory with its lock held, and its record.
+#[derive(Debug)]
+pub struct Locked {
+    pub id: String,
+    pub dir: PathBuf,
+    pub record: Record,
+    lock: DirLock,
+}
+
+impl Store {
+    /// Opens the root, creating it (0700, with parents) when missing:
+    /// containerd and dockerd pass roots that do not exist yet.
+    pub fn open(root: &Path) -> Result<Store> {
+        match fs::metadata(root) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(StoreError::CreateRoot {
+                    path: root.into(),
+                    source: io::Error::from_raw_os_error(libc::ENOTDIR),
+                })
+            }
+            Err(_) => fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .map_err(|source| StoreError::CreateRoot {
+                    path: root.into(),
+                    source,
+                })?,
+        }
+        Ok(Store { root: root.into() })
+    }
+
+    /// A store whose root is not created (read-only commands on a missing root).
+    pub fn at(root: &Path) -> Store {
+        Store { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    /// Makes the directory of a new container and locks it. The caller
+    /// writes the first record with `save`.
+    pub fn create(&self, id: &str, record: Record) -> Result<Locked> {
+        validate_id(id)?;
+        let dir = self.dir(id);
+        fs::DirBuilder::new()
+            .mode(0o711)
+            .create(&dir)
+            .map_err(|source| match source.kind() {
+                io::ErrorKind::AlreadyExists => StoreError::Exists { id: id.into() },
+                _ => StoreError::CreateDir {
+                    path: dir.clone(),
+                    source,
+                },
+            })?;
+        let lock = match DirLock::acquire(&dir) {
+            Ok(l) => l,
+            Err(source) => {
+                let _ = fs::remove_dir(&dir);
+                return Err(StoreError::Lock { path: dir, source });
+            }
+        };
+        Ok(Locked {
+            id: id.into(),
+            dir,
+            record,
+            lock,
+        })
+    }
+
+    /// Locks an existing container and loads its record.
+    pub fn lock(&self, id: &str) -> Result<Locked> {
+        validate_id(id)?;
+        let dir = self.dir(id);
+        let lock = DirLock::acquire(&dir).map_err(|source| match source {
+            nix::Error::ENOENT | nix::Error::ENOTDIR => StoreError::NotFound { id: id.into() },
+            source => StoreError::Lock {
+                path: dir.clone(),
+                source,
+            },
+        })?;
+        // The directory may have been removed by a delete that held the lock
+        // before us; a record that is gone means the container is gone.
+        let record = match load_record(&dir) {
+            Err(StoreError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound { id: id.into() })
+            }
+            r => r?,
+        };
+        Ok(Locked {
+            id: id.into(),
+            dir,
+            record,
+            lock,
+        })
+    }
+
+    /// Loads a record without locking (for `state`, `list`): the record is
+    /// replaced by rename, so a reader sees the old or the new one whole.
+    pub fn load(&self, id: &str) -> Result<Record> {
+        validate_id(id)?;
+        match load_record(&self.dir(id)) {
+            Err(StoreError::Read { source, .. })
+                if matches!(source.kind(), io::ErrorKind::NotFound)
+                    || source.raw_os_error() == Some(libc::ENOTDIR) =>
+            {
+                Err(StoreError::NotFound { id: id.into() })
+            }
+            r => r,
+        }
+    }
+
+    /// Ids of every container directory under the root, sorted.
+    pub fn ids(&self) -> Result<Vec<String>> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(StoreError::Read {
+                    path: self.root.clone(),
+                    source,
+                })
+            }
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let name = e.file_name().into_string().ok()?;
+                (e.file_type().ok()?.is_dir() && validate_id(&name).is_ok()).then_some(name)
+            })
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+fn load_record(dir: &Path) -> Result<Record> {
+    let path = dir.join(STATE_FILE);
+    let bytes = fs::read(&path).map_err(|source| StoreError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| StoreError::Parse { path, source })
+}
+
+impl Locked {
+    /// Writes the record: state.json.tmp, fsync, rename over state.json,
+    /// fsync the directory. A crash leaves the old or the new record, never
+    /// a torn one.
+    pub fn save(&self) -> Result<()> {
+        let tmp = self.dir.join(STATE_TMP);
+        let path = self.dir.join(STATE_FILE);
+        let write_err = |source| StoreError::Write {
+            path: tmp.clone(),
+            source,
+        };
+        let bytes = serde_json::to_vec(&self.record).map_err(|e| write_err(e.into()))?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(write_err)?;
+        f.write_all(&bytes).map_err(write_err)?;
+        f.sync_all().map_err(write_err)?;
+        fs::rename(&tmp, &path).map_err(|source| StoreError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        File::from(
+            self.lock
+                .fd()
+                .try_clone()
+                .map_err(|source| StoreError::Write {
+                    path: self.dir.clone(),
+                    source,
+                })?,
+        )
+        .sync_all()
+        .map_err(|source| StoreError::Write {
+            path: self.dir.clone(),
+            source,
+        })
+    }
+
+    /// The fd holding the lock (a forked child must close it, or it holds the lock too).
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.lock.fd().as_raw_fd()
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Removes the state directory and everything in it. The lock goes with it.
+    pub fn remove(self) -> Result<()> {
+        fs::remove_dir_all(&self.dir).map_err(|source| StoreError::Remove {
+            path: self.dir.clone(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::Phase;
+
+    fn record(id: &str) -> Record {
+        Record {
+            id: id.into(),
+            phase: Phase::Created,
+            pid: 42,
+            pid_start: 7,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            oci_version: "1.0.2".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            annotations: Default::default(),
+            cgroup: Default::default(),
+            owner: String::new(),
+            started: None,
+            exit: None,
+            restart_count: 0,
+            own_pid_ns: true,
+        }
+    }
+
+    fn tempdir() -> PathBuf {
+        let p = std::env::temp_dir().join(format!(
+            "husk-store-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = fs::remove_dir_all(&p);
+        p
+    }
+
+    #[test]
+    fn valid_ids_are_accepted() {
+        for id in [
+            "a",
+            "0",
+            "web-1",
+            "a.b_c-d",
+            "A".repeat(1024).as_str(),
+            "a..",
+        ] {
+            assert!(validate_id(id).is_ok(), "{id}");
+        }
+    }
+
+    #[test]
+    fn ids_that_could_escape_or_confuse_are_rejected() {
+        let long = "a".repeat(1025);
+        for id in [
+            "",
+            "../x",
+            "a/b",
+            ".",
+            "..",
+            ".hidden",
+            "-x",
+            "_x",
+            "a b",
+            "a\0b",
+            "é",
+            long.as_str(),
+        ] {
+            assert!(validate_id(id).is_err(), "{id:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn root_is_created_with_mode_0700() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempdir();
+        let root = t.join("a/b/root");
+        Store::open(&root).unwrap();
+        let mode = fs::metadata(&root).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        fs::remove_dir_all(&t).unwrap();
+    }
+
+    #[test]
+    fn save_then_load_round_trips_and_leaves_no_tmp() {
+        let t = tempdir();
+        let store = Store::open(&t).unwrap();
+        let c = store.create("c1", record("c1")).unwrap();
+        c.save().unwrap();
+        assert!(!c.path(STATE_TMP).exists());
+        drop(c);
+        assert_eq!(store.load("c1").unwrap(), record("c1"));
+        let locked = store.lock("c1").unwrap();
+        assert_eq!(locked.record, record("c1"));
+        locked.remove().unwrap();
+        assert!(matches!(store.load("c1"), Err(StoreError::NotFound { .. })));
+        fs::remove_dir_all(&t).unwrap();
+    }
+
+    #[test]
+    fn duplicate_create_is_refused() {
+        let t = tempdir();
+        let store = Store::open(&t).unwrap();
+        let _c = store.create("dup", record("dup")).unwrap();
+        let err = store.create("dup", record("dup")).unwrap_err();
+        assert!(matches!(err, StoreError::Exists { .. }), "{err}");
+        fs::remove_dir_all(&t).unwrap();
+    }
+
+    #[test]
+    fn lock_of_missing_container_says_does_not_exist() {
+        let t = tempdir();
+        let store = Store::open(&t).unwrap();
+        let err = store.lock("nope").unwrap_err();
+        assert_eq!(err.to_string(), "container does not exist");
+        fs::remove_dir_all(&t).unwrap();
+    }
+
+    #[test]
+    fn second_locker_waits_for_the_first() {
+        let t = tempdir();
+        let store = Store::open(&t).unwrap();
+        let c = store.create("l", record("l")).unwrap();
+        c.save().unwrap();
+        assert_eq!(
+            DirLock::try_acquire(&store.dir("l")).unwrap_err(),
+            nix::Error::EWOULDBLOCK
+        );
+        drop(c);
+        DirLock::try_acquire(&store.dir("l")).unwrap();
+        fs::remove_dir_all(&t).unwrap();
+    }
+
+    #[test]
+    fn ids_lists_only_valid_directories() {
+        let t = tempdir();
+        let store = Store::open(&t).unwrap();
+        for id in ["b", "a"] {
+            store.create(id, record(id)).unwrap();
+        }
+        fs::create_dir(t.join(".tmp")).unwrap();
+        fs::write(t.join("file"), "").unwrap();
+        assert_eq!(store.ids().unwrap(), ["a", "b"]);
+        fs::remove_dir_all(&t).unwrap();
+    }
+}

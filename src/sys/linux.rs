@@ -1,0 +1,530 @@
+//! The only `unsafe` in husk: thin wrappers over the raw Linux calls that nix
+//! does not cover (clone without a new stack, openat2, pidfds, close_range,
+//! prctl, pty ioctls, execve with a prepared argv). Each wrapper is small and
+//! says why it is sound.
+//!
+//! Called from: everywhere below `sys`; runs in whichever process calls it.
+
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use super::Sys;
+
+/// The real kernel.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LinuxSys;
+
+impl Sys for LinuxSys {
+    fn mount(
+        &self,
+        src: Option<&Path>,
+        dst: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()> {
+        nix::mount::mount(src, dst, fstype, flags, data)
+    }
+
+    fn umount(&self, dst: &Path, flags: MntFlags) -> nix::Result<()> {
+        nix::mount::umount2(dst, flags)
+    }
+
+    fn sethostname(&self, name: &str) -> nix::Result<()> {
+        nix::unistd::sethostname(name)
+    }
+
+    fn setdomainname(&self, name: &str) -> nix::Result<()> {
+        let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: setdomainname reads exactly `len` bytes from a valid buffer we own.
+        let rc = unsafe { libc::setdomainname(c.as_ptr(), name.len()) };
+        Errno::result(rc).map(drop)
+    }
+}
+
+/// What `clone_process` returned in the calling process.
+pub enum Forked {
+    Parent(Pid),
+    Child,
+}
+
+/// clone(2) with fork semantics (no new stack: the child continues on a copy
+/// of ours) and `flags` for new namespaces. The parent gets SIGCHLD on exit.
+///
+/// Must be called while the process is single-threaded: the child gets a copy
+/// of one thread only, and husk never starts a second one before this point.
+pub fn clone_process(flags: CloneFlags) -> nix::Result<Forked> {
+    let raw = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: with a NULL stack the raw clone syscall behaves like fork(2):
+    // the child runs on a copy-on-write copy of this stack. We are
+    // single-threaded (no locks held by other threads), so the child may keep
+    // using the allocator and std. No pointer arguments are passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            raw,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0usize,
+        )
+    };
+    match Errno::result(rc)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(Pid::from_raw(pid as i32))),
+    }
+}
+
+/// fork(2) for helpers (hooks, the shim) where no namespace flags are needed.
+pub fn fork_process() -> nix::Result<Forked> {
+    clone_process(CloneFlags::empty())
+}
+
+/// Ends the calling process at once, without running atexit handlers or
+/// flushing stdio buffers that belong to the parent's copy.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and takes no pointers.
+    unsafe { libc::_exit(code) }
+}
+
+/// `openat2(2)` resolution flags (linux/openat2.h).
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// openat2(2): open `path` relative to `dir` with kernel-enforced resolution
+/// rules. ENOSYS on kernels before 5.6.
+pub fn openat2(dir: BorrowedFd<'_>, path: &Path, flags: i32, resolve: u64) -> nix::Result<OwnedFd> {
+    let c = path_cstr(path)?;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve,
+    };
+    // SAFETY: `c` is a valid NUL-terminated string and `how` a properly laid
+    // out open_how that outlives the call; the kernel copies both.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    let fd = Errno::result(rc)? as RawFd;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// pidfd_open(2): a handle on a process that cannot be confused with a later
+/// process reusing the pid.
+pub fn pidfd_open(pid: Pid) -> nix::Result<OwnedFd> {
+    // SAFETY: plain integer arguments.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    let fd = Errno::result(rc)? as RawFd;
+    // SAFETY: a new fd owned by us alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// pidfd_send_signal(2).
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: Signal) -> nix::Result<()> {
+    // SAFETY: a NULL siginfo is allowed (the kernel fills in a SI_USER one).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig as libc::c_int,
+            std::ptr::null_mut::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
+/// Marks every fd from `first` upward close-on-exec (CVE-2024-21626: no
+/// host fd may survive into the container). Falls back to walking
+/// /proc/self/fd on kernels without CLOSE_RANGE_CLOEXEC (< 5.11).
+pub fn cloexec_from(first: RawFd) -> nix::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes fd flags in our own table; no memory is passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let dir = std::fs::read_dir("/proc/self/fd").map_err(|_| Errno::EBADF)?;
+    let fds: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd >= first)
+        .collect();
+    for fd in fds {
+        // F_SETFD on an fd that was the read_dir's own (now closed) fails
+        // with EBADF, which is harmless.
+        // SAFETY: fcntl on an integer fd touches no memory.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// Clears close-on-exec on one fd (for --preserve-fds and the console).
+pub fn clear_cloexec(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: fcntl with integer arguments only.
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    Errno::result(rc).map(drop)
+}
+
+/// dup2 that tolerates `from == to` by clearing CLOEXEC instead.
+pub fn dup_onto(from: RawFd, to: RawFd) -> nix::Result<()> {
+    if from == to {
+        return clear_cloexec(to);
+    }
+    // SAFETY: dup2 on integer fds; the target is deliberately replaced.
+    let rc = unsafe { libc::dup2(from, to) };
+    Errno::result(rc).map(drop)
+}
+
+fn prctl(option: libc::c_int, arg: libc::c_ulong) -> nix::Result<()> {
+    // SAFETY: all prctl options used here take integer arguments only.
+    let rc = unsafe {
+        libc::prctl(
+            option,
+            arg,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
+pub fn set_child_subreaper(on: bool) -> nix::Result<()> {
+    prctl(libc::PR_SET_CHILD_SUBREAPER, on as libc::c_ulong)
+}
+
+pub fn is_child_subreaper() -> nix::Result<bool> {
+    let mut v: libc::c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER writes one int through the pointer we pass.
+    let rc = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut v as *mut libc::c_int) };
+    Errno::result(rc).map(|_| v != 0)
+}
+
+pub fn set_dumpable(on: bool) -> nix::Result<()> {
+    prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong)
+}
+
+pub fn set_no_new_privs() -> nix::Result<()> {
+    // SAFETY: integer arguments only.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_SET_NO_NEW_PRIVS,
+            1 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
+pub fn set_keep_caps(on: bool) -> nix::Result<()> {
+    prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong)
+}
+
+pub fn set_parent_death_signal(sig: Option<Signal>) -> nix::Result<()> {
+    prctl(
+        libc::PR_SET_PDEATHSIG,
+        sig.map_or(0, |s| s as libc::c_ulong),
+    )
+}
+
+/// Sets the process name shown by ps (comm).
+pub fn set_name(name: &CStr) -> nix::Result<()> {
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string (truncated to 16 bytes).
+    let rc = unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+    Errno::result(rc).map(drop)
+}
+
+/// Makes `fd` (a tty) the controlling terminal of the calling session leader.
+pub fn set_controlling_tty(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) };
+    Errno::result(rc).map(drop)
+}
+
+/// Unlocks a pty master and returns the number of its slave (TIOCGPTN).
+pub fn unlock_pty(master: RawFd) -> nix::Result<u32> {
+    let mut unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int from the pointer we pass.
+    Errno::result(unsafe { libc::ioctl(master, libc::TIOCSPTLCK, &mut unlock) })?;
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int through the pointer we pass.
+    Errno::result(unsafe { libc::ioctl(master, libc::TIOCGPTN, &mut n) })?;
+    Ok(n)
+}
+
+/// Opens the slave of a pty master through the master itself (TIOCGPTPEER),
+/// so no path in a container-controlled /dev/pts is trusted.
+pub fn open_pty_peer(master: RawFd) -> nix::Result<OwnedFd> {
+    const TIOCGPTPEER: libc::c_ulong = 0x5441;
+    // SAFETY: TIOCGPTPEER takes open flags as an integer and returns a new fd.
+    let rc = unsafe {
+        libc::ioctl(
+            master,
+            TIOCGPTPEER as _,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    let fd = Errno::result(rc)?;
+    // SAFETY: a new fd owned by us alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub fn get_winsize(fd: RawFd) -> nix::Result<libc::winsize> {
+    // SAFETY: winsize is plain old data; all-zero is a valid value.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize through the pointer we pass.
+    Errno::result(unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) })?;
+    Ok(ws)
+}
+
+pub fn set_winsize(fd: RawFd, ws: &libc::winsize) -> nix::Result<()> {
+    // SAFETY: TIOCSWINSZ reads one winsize from the pointer we pass.
+    Errno::result(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, ws as *const libc::winsize) })
+        .map(drop)
+}
+
+/// execve(2) with argv/envp already converted. Returns only on failure.
+pub fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> Errno {
+    match nix::unistd::execve(path, argv, envp) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+/// Sets the umask and returns the previous one.
+pub fn set_umask(mask: u32) -> u32 {
+    // SAFETY: umask cannot fail and touches no memory.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
+/// setgroups(2) with an explicit list (nix's wrapper takes &[Gid] too, but
+/// this keeps every id syscall of the init in one place).
+pub fn set_groups(gids: &[u32]) -> nix::Result<()> {
+    // SAFETY: the kernel reads `len` gid_t values from a slice we own.
+    let rc = unsafe { libc::setgroups(gids.len(), gids.as_ptr()) };
+    Errno::result(rc).map(drop)
+}
+
+/// setresuid/setresgid as raw syscalls: glibc's wrappers broadcast the change
+/// to all threads with a signal dance that is pointless in the single-threaded init.
+pub fn set_res_ids(uid: u32, gid: u32) -> nix::Result<()> {
+    // SAFETY: integer arguments only.
+    Errno::result(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })?;
+    // SAFETY: integer arguments only.
+    Errno::result(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })?;
+    Ok(())
+}
+
+/// setrlimit(2).
+pub fn set_rlimit(resource: u32, soft: u64, hard: u64) -> nix::Result<()> {
+    let lim = libc::rlimit64 {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: reads one rlimit64 from a value on our stack.
+    let rc = unsafe { libc::prlimit64(0, resource as _, &lim, std::ptr::null_mut()) };
+    Errno::result(rc).map(drop)
+}
+
+/// waitpid that retries on EINTR and returns the raw status.
+pub fn wait_raw(pid: Pid, flags: libc::c_int) -> nix::Result<(Pid, libc::c_int)> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: waitpid writes one int through the pointer we pass.
+        let rc = unsafe { libc::waitpid(pid.as_raw(), &mut status, flags) };
+        match Errno::result(rc) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(p) => return Ok((Pid::from_raw(p), status)),
+        }
+    }
+}
+
+/// Blocks the given signals for the whole (single-threaded) process and
+/// returns a signalfd that reads them.
+pub fn block_signals_to_fd(sigs: &[Signal]) -> nix::Result<OwnedFd> {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in sigs {
+        set.add(*s);
+    }
+    set.thread_block()?;
+    // SAFETY: sigset_t is plain data; `set` lives across the call.
+    let rc = unsafe { libc::signalfd(-1, set.as_ref(), libc::SFD_CLOEXEC) };
+    let fd = Errno::result(rc)?;
+    // SAFETY: a new fd owned by us alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reads one signal number from a signalfd.
+pub fn read_signalfd(fd: BorrowedFd<'_>) -> nix::Result<i32> {
+    // SAFETY: signalfd_siginfo is plain data; all-zero is valid.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: read writes at most `size` bytes into `info`, which is that big.
+    let n = unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            &mut info as *mut _ as *mut libc::c_void,
+            size,
+        )
+    };
+    let n = Errno::result(n)?;
+    if n as usize != size {
+        return Err(Errno::EIO);
+    }
+    Ok(info.ssi_signo as i32)
+}
+
+/// Restores every signal the parent may have blocked or ignored, so the
+/// container process starts with default dispositions and an empty mask.
+pub fn reset_signals() {
+    for sig in Signal::iterator() {
+        if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
+            continue;
+        }
+        // SAFETY: SIG_DFL is always a valid disposition.
+        unsafe {
+            let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl);
+        }
+    }
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
+}
+
+/// Ignores one signal (SIGPIPE while writing to hooks, SIGHUP in the shim).
+pub fn ignore_signal(sig: Signal) -> nix::Result<()> {
+    // SAFETY: SIG_IGN is always a valid disposition and no handler code runs.
+    unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) }.map(drop)
+}
+
+/// Sends `sig` to a process group or pid through plain kill(2).
+pub fn kill(pid: Pid, sig: Signal) -> nix::Result<()> {
+    nix::sys::signal::kill(pid, sig)
+}
+
+fn path_cstr(path: &Path) -> nix::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
+}
+
+/// flock(2) on a raw fd.
+pub fn flock(fd: RawFd, op: libc::c_int) -> nix::Result<()> {
+    // SAFETY: flock takes integers only.
+    Errno::result(unsafe { libc::flock(fd, op) }).map(drop)
+}
+
+/// recvmsg(2) of one message and at most one SCM_RIGHTS fd (the sync
+/// socket, console sockets, seccomp listeners). Retries on EINTR. Extra
+/// fds beyond the first are closed.
+pub fn recv_with_fd(sock: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Option<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::io::IoSliceMut;
+    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+    loop {
+        let mut iov = [IoSliceMut::new(buf)];
+        match recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(m) => {
+                let mut first = None;
+                for c in m.cmsgs()? {
+                    if let ControlMessageOwned::ScmRights(fds) = c {
+                        for f in fds {
+                            // SAFETY: SCM_RIGHTS just installed this fd in our
+                            // table; nothing else refers to it.
+                            let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                            first.get_or_insert(owned);
+                        }
+                    }
+                }
+                return Ok((m.bytes, first));
+            }
+        }
+    }
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(2) on the mount at `fd` and everything below it (5.12+).
+pub fn mount_setattr_recursive(fd: RawFd, set: u64, clr: u64) -> nix::Result<()> {
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    const SYS_MOUNT_SETATTR: libc::c_long = 442;
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let empty = c"";
+    // SAFETY: `empty` is a valid C string and `attr` a correctly laid out
+    // mount_attr that lives across the call; the kernel only reads them.
+    let rc = unsafe {
+        libc::syscall(
+            SYS_MOUNT_SETATTR,
+            fd,
+            empty.as_ptr(),
+            (libc::AT_EMPTY_PATH as libc::c_uint) | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
+/// Borrows one of the process's standard fds (0, 1, 2) by number.
+pub fn borrow_fd(fd: RawFd) -> BorrowedFd<'static> {
+    assert!((0..3).contains(&fd), "only stdio may be borrowed by number");
+    // SAFETY: fds 0-2 stay open for the life of the process (husk never
+    // closes them, only replaces them with dup2).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring.
+pub fn join_session_keyring() -> nix::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: a NULL name asks for an anonymous keyring; no memory is passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    Errno::result(rc).map(drop)
+}
