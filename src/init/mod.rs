@@ -161,6 +161,9 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
             .into())
         }
     };
+    // The fifo handle, before enter_namespaces makes us root of a user
+    // namespace: as a mapped uid we could not walk the 0700 state root.
+    let fifo = fifo::open_handle(cfg.fifo)?;
     enter_namespaces(cfg)?;
 
     // The host's /proc, opened while it is still the only /proc we see:
@@ -172,7 +175,6 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
         Mode::empty(),
     )
     .map_err(step("open /proc"))?;
-    let fifo = fifo::open_handle(cfg.fifo)?;
 
     // Mounts, in config order, every destination resolved in the rootfs.
     let linux_cfg = cfg.spec.linux().as_ref();
@@ -317,15 +319,13 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     if let Some(s) = seccomp_cfg.filter(|_| !nnp) {
         load_seccomp(s, chan)?;
     }
-    if let Some(c) = process.capabilities() {
-        caps::limit_bounding(c)?;
-    }
+    // No capabilities in the config means none, the bounding set included:
+    // else a root process would regain them all at execve.
+    let no_caps = empty_caps();
+    let caps_cfg = process.capabilities().as_ref().unwrap_or(&no_caps);
+    caps::limit_bounding(caps_cfg)?;
     identity::switch_user(user, cfg.setgroups_allowed)?;
-    if let Some(c) = process.capabilities() {
-        caps::apply(c)?;
-    } else {
-        caps::apply(&empty_caps())?;
-    }
+    caps::apply(caps_cfg)?;
     linux::set_umask(user.umask().unwrap_or(0o022));
     if nnp {
         linux::set_no_new_privs().map_err(step("set no_new_privs"))?;
