@@ -942,6 +942,47 @@ fn readonly_root_refuses_writes() {
 }
 
 #[test]
+fn tmpcopyup_fills_a_new_tmpfs_with_the_old_contents() {
+    // podman mounts /tmp, /run, /var/tmp this way in --read-only containers.
+    let Some(t) = TestEnv::new("copyup") else {
+        return;
+    };
+    let mut b = t.bundle(&[
+        "sh",
+        "-c",
+        "echo '## files'; cat /data/a /data/sub/b; readlink /data/link; stat -c '%a %u:%g' /data/sub
+         echo '## write'; touch /data/new && echo ok
+         echo '## fs'; grep ' /data ' /proc/self/mountinfo | grep -o tmpfs | head -1",
+    ]);
+    let data = b.rootfs().join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("a"), "alpha\n").unwrap();
+    std::fs::write(data.join("sub/b"), "beta\n").unwrap();
+    std::os::unix::fs::symlink("a", data.join("link")).unwrap();
+    std::fs::set_permissions(
+        data.join("sub"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o705),
+    )
+    .unwrap();
+    std::os::unix::fs::chown(data.join("sub"), Some(1000), Some(1001)).unwrap();
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(true);
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/data", "type": "tmpfs", "source": "tmpfs",
+            "options": ["tmpcopyup", "nosuid", "nodev", "size=1m"]
+        }));
+    });
+    let out = probe(&t, &b);
+    let s = sections(&out);
+    assert_eq!(sec(&s, "files"), "alpha\nbeta\na\n705 1000:1001", "{out}");
+    assert_eq!(sec(&s, "write"), "ok", "{out}");
+    assert_eq!(sec(&s, "fs"), "tmpfs", "{out}");
+    // The copy went to the tmpfs: the image's directory is untouched.
+    assert!(!data.join("new").exists());
+    t.assert_clean(&t.id);
+}
+
+#[test]
 fn hooks_run_in_order_with_the_state_on_stdin() {
     let Some(t) = TestEnv::new("hooks") else {
         return;

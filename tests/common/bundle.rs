@@ -29,13 +29,13 @@ pub fn busybox() -> PathBuf {
     p
 }
 
-/// One copy of busybox in the temp dir (so rootfs copies can hard-link
-/// it) and its applet list.
+/// One copy of busybox (so rootfs copies can hard-link it) and its applet list.
 fn cached() -> &'static (PathBuf, Vec<String>) {
     static C: OnceLock<(PathBuf, Vec<String>)> = OnceLock::new();
     C.get_or_init(|| {
         let src = busybox();
-        let dir = std::env::temp_dir().join(format!("husk-test-busybox-{}", std::process::id()));
+        // Under target/tmp: one cache for every run, removed by `cargo clean`.
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("husk-test-busybox");
         fs::create_dir_all(&dir).unwrap();
         let bin = dir.join("busybox");
         if !bin.exists() {

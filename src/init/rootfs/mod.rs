@@ -5,6 +5,7 @@
 //! Runs in: container init, in its new mount namespace, before pivot_root
 //! (prepare) and at pivot_root (pivot, finish).
 
+pub mod copyup;
 pub mod dev;
 pub mod options;
 pub mod paths;
@@ -324,12 +325,6 @@ fn mount_fs(
     opts: &Options,
     label: Option<&str>,
 ) -> Result<()> {
-    if opts.copy_up {
-        return Err(RootfsError::UnsupportedOption {
-            option: "tmpcopyup",
-            dest: dest.into(),
-        });
-    }
     if opts.idmap {
         return Err(RootfsError::UnsupportedOption {
             option: "idmap",
@@ -349,6 +344,17 @@ fn mount_fs(
         }
     }
     let fd = root.dest(dest, Kind::Dir)?;
+    // tmpcopyup: keep a handle on the directory about to be covered.
+    let covered = if opts.copy_up && fstype == "tmpfs" {
+        Some(
+            copyup::open_dir(&fd).map_err(|source| RootfsError::Resolve {
+                dest: dest.into(),
+                source,
+            })?,
+        )
+    } else {
+        None
+    };
     let mut data = opts.data.clone();
     if let Some(l) =
         label.filter(|l| !l.is_empty() && !matches!(fstype, "proc" | "sysfs" | "cgroup2"))
@@ -372,6 +378,19 @@ fn mount_fs(
         dest: dest.into(),
         source,
     })?;
+    if let Some(old) = covered {
+        let open_new = root.dest(dest, Kind::Dir).and_then(|fd| {
+            copyup::open_dir(&fd).map_err(|source| RootfsError::Resolve {
+                dest: dest.into(),
+                source,
+            })
+        })?;
+        copyup::copy_tree(old, &open_new).map_err(|source| RootfsError::Mount {
+            what: "tmpcopyup of the old contents".into(),
+            dest: dest.into(),
+            source,
+        })?;
+    }
     finish_mount(sys, root, dest, opts)
 }
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building and testing husk needs on Debian 12, and nothing
+# when it is all there already. Runs as root (CI) or through sudo.
+set -euo pipefail
+
+need=()
+pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || need+=("$1"); }
+# libseccomp-dev: the seccomp crate links libseccomp; busybox-static: the
+# test and demo rootfs; runc: the reference for the compatibility tests;
+# iproute2 for network namespace checks; jq/hyperfine/time for benchmarks.
+for p in build-essential pkg-config libseccomp-dev busybox-static runc iproute2 jq; do pkg "$p"; done
+if ((${#need[@]})); then
+    echo "deps: installing ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null; then
+    echo "deps: cargo is missing: install Rust (https://rustup.rs) first" >&2
+    exit 1
+fi

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Every check husk has, as CI runs it: dependencies, formatting, clippy,
+# unit tests, then the integration tests that run real containers (root).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/deps.sh
+echo "== cargo fmt --check" >&2
+cargo fmt --all -- --check
+echo "== cargo clippy" >&2
+cargo clippy --locked --all-targets -- -D warnings
+echo "== unit tests" >&2
+cargo test --locked --lib --bins
+echo "== integration tests (real containers, as root)" >&2
+HUSK_REQUIRE_ROOT=1 cargo test --locked --tests -- --test-threads="${HUSK_TEST_THREADS:-2}"
+echo "== all tests passed" >&2
