@@ -12,5 +12,5 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "== unit tests" >&2
 cargo test --locked --lib --bins
 echo "== integration tests (real containers, as root)" >&2
-HUSK_REQUIRE_ROOT=1 cargo test --locked --tests -- --test-threads="${HUSK_TEST_THREADS:-2}"
+HUSK_REQUIRE_ROOT=1 cargo test --locked --test '*' -- --test-threads="${HUSK_TEST_THREADS:-2}"
 echo "== all tests passed" >&2

@@ -36,6 +36,10 @@ pub fn run(a: RunArgs, g: &Global) -> Result<i32> {
         )?),
         _ => None,
     };
+    // Before start: the process may ask for its window size at once.
+    if let Some(m) = &master {
+        wait::copy_winsize(m);
+    }
     drop(peer);
     let signals = if a.detach {
         None

@@ -206,12 +206,15 @@ fn clone_init(
 ) -> Result<Pid> {
     let restore = enter_runtime_side_namespaces(cfg.ns, spec)?;
     let forked = linux::clone_process(cfg.ns.clone_flags());
+    if let Ok(Forked::Child) = forked {
+        // The child never returns into the runtime's code: init::main ends in
+        // execve or exit. (It must not undo the parent's namespace switch either.)
+        drop(parent_end);
+        init::main(&LinuxSys, cfg, child_end)
+    }
     restore.back()?;
     match forked.map_err(step("clone the container init"))? {
-        Forked::Child => {
-            drop(parent_end);
-            init::main(&LinuxSys, cfg, child_end)
-        }
+        Forked::Child => unreachable!("the child branch never returns"),
         Forked::Parent(pid) => {
             drop(child_end);
             progress.child = Some(pid);

@@ -65,7 +65,8 @@ fn raw_mode(fd: i32) -> Option<RawMode> {
     Some(RawMode { fd, saved })
 }
 
-fn copy_winsize(master: &OwnedFd) {
+/// Gives the container's pty the size of husk's own terminal (stdin).
+pub fn copy_winsize(master: &OwnedFd) {
     if let Ok(ws) = linux::get_winsize(0) {
         let _ = linux::set_winsize(master.as_raw_fd(), &ws);
     }
