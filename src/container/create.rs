@@ -381,8 +381,10 @@ fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// Passes the seccomp listener fd and the container state to the agent
-/// listening at linux.seccomp.listenerPath (runtime-spec "seccomp notify").
+/// Passes the seccomp listener fd and the container process state to the
+/// agent listening at linux.seccomp.listenerPath (runtime-spec config-linux
+/// "The Container Process State": ociVersion, fds, pid, metadata only when
+/// listenerMetadata is set, and the full container state, pid included).
 fn send_to_seccomp_agent(spec: &Spec, fd: Option<OwnedFd>, state: &str) -> Result<()> {
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let path = seccomp.and_then(|s| s.listener_path().as_ref());
@@ -391,19 +393,12 @@ fn send_to_seccomp_agent(spec: &Spec, fd: Option<OwnedFd>, state: &str) -> Resul
             "seccomp notify fd arrived without a listenerPath".into(),
         ));
     };
-    let mut st: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
-    let doc = serde_json::json!({
-        "ociVersion": spec.version(),
-        "fds": ["seccompFd"],
-        "pid": st["pid"].take(),
-        "metadata": seccomp.and_then(|s| s.listener_metadata().clone()).unwrap_or_default(),
-        "state": st,
-    });
-    let sock = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
-        ContainerError::Terminal(terminal::TerminalError::Connect {
+    let doc = process_state(spec, state);
+    let sock = std::os::unix::net::UnixStream::connect(path).map_err(|source| {
+        ContainerError::SeccompAgent {
             path: path.clone(),
-            source: e,
-        })
+            source,
+        }
     })?;
     let bytes = doc.to_string();
     let fds = [fd.as_raw_fd()];
@@ -417,6 +412,27 @@ fn send_to_seccomp_agent(spec: &Spec, fd: Option<OwnedFd>, state: &str) -> Resul
     )
     .map_err(step(format!("send the seccomp fd to {}", path.display())))?;
     Ok(())
+}
+
+/// The container process state sent to a seccomp agent, around the OCI
+/// state document `state`.
+fn process_state(spec: &Spec, state: &str) -> serde_json::Value {
+    let st: serde_json::Value = serde_json::from_str(state).unwrap_or_default();
+    let mut doc = serde_json::json!({
+        "ociVersion": spec.version(),
+        "fds": ["seccompFd"],
+        "pid": st["pid"].clone(),
+        "state": st,
+    });
+    let metadata = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .and_then(|s| s.listener_metadata().clone());
+    if let Some(m) = metadata {
+        doc["metadata"] = m.into();
+    }
+    doc
 }
 
 /// How the container's /sys/fs/cgroup should look, from its cgroup record.
@@ -488,4 +504,48 @@ pub fn write_pid_file(path: &Path, pid: Pid) -> Result<()> {
     f.write_all(pid.to_string().as_bytes()).map_err(err)?;
     drop(f);
     fs::rename(&tmp, path).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(seccomp: &str) -> Spec {
+        crate::bundle::parse(
+            format!(
+                r#"{{"ociVersion":"1.2.0","root":{{"path":"rootfs"}},
+                "process":{{"args":["sh"],"cwd":"/","user":{{"uid":0,"gid":0}}}},
+                "linux":{{"seccomp":{seccomp}}}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn seccomp_process_state_follows_the_runtime_spec() {
+        let s = spec(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+            "listenerMetadata":"meta","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        );
+        let state = r#"{"ociVersion":"1.2.0","id":"c","status":"creating","pid":42,"bundle":"/b"}"#;
+        let doc = process_state(&s, state);
+        assert_eq!(doc["fds"], serde_json::json!(["seccompFd"]));
+        assert_eq!(doc["pid"], 42);
+        // The state keeps its pid: it is a whole OCI state document.
+        assert_eq!(doc["state"]["pid"], 42);
+        assert_eq!(doc["state"]["id"], "c");
+        assert_eq!(doc["metadata"], "meta");
+        assert_eq!(doc["ociVersion"], "1.2.0");
+    }
+
+    #[test]
+    fn seccomp_process_state_leaves_out_absent_metadata() {
+        let s = spec(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+            "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        );
+        let doc = process_state(&s, r#"{"pid":1}"#);
+        assert!(doc.get("metadata").is_none(), "{doc}");
+    }
 }

@@ -49,6 +49,12 @@ pub enum ContainerError {
         #[source]
         source: nix::Error,
     },
+    #[error("cannot connect to the seccomp agent at {path:?}")]
+    SeccompAgent {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("failed to write pid file {path:?}")]
     PidFile {
         path: PathBuf,
