@@ -123,13 +123,16 @@ pub fn exec(store: &Store, id: &str, spec: &Spec, mut opts: ExecOptions) -> Resu
     };
     drop(child_end);
     drop(cfg);
-    match supervise(&rec, spec, pid, &parent_end) {
-        Ok(()) => {}
-        Err(e) => {
-            let _ = linux::kill(pid, Signal::SIGKILL);
-            let _ = linux::wait_raw(pid, 0);
-            return Err(e);
+    if let Err(e) = supervise(&rec, spec, pid, &parent_end) {
+        let _ = linux::kill(pid, Signal::SIGKILL);
+        let _ = linux::wait_raw(pid, 0);
+        // A container that stopped meanwhile takes the new process with it.
+        if crate::process::liveness(rec.pid, rec.pid_start) == lifecycle::Liveness::Gone {
+            return Err(ContainerError::Usage(format!(
+                "container {id:?} stopped while the process was starting"
+            )));
         }
+        return Err(e);
     }
     if let Some(p) = &opts.pid_file {
         super::create::write_pid_file(p, pid)?;
