@@ -89,6 +89,8 @@ pub enum Command {
     Pause(IdArg),
     /// Resume a paused container
     Resume(IdArg),
+    /// Run a new process in a running container
+    Exec(ExecArgs),
     /// Print what this runtime supports, as OCI features JSON
     Features,
 }
@@ -192,4 +194,63 @@ pub struct PsArgs {
         allow_hyphen_values = true
     )]
     pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// A process.json (OCI Process) describing the whole process; other process flags are then ignored
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Allocate a pseudo-terminal
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// AF_UNIX socket that receives the pty master
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Return once the process has started instead of waiting for it
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Write the process's host pid to FILE
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Working directory in the container
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable (KEY=VALUE); may be repeated
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Run as UID[:GID] (numbers)
+    #[arg(short = 'u', long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Additional group ids; may be repeated
+    #[arg(short = 'g', long = "additional-gids", value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (e.g. CAP_SYS_ADMIN) to every set; may be repeated
+    #[arg(short = 'c', long = "cap", value_name = "CAP")]
+    pub caps: Vec<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// AppArmor profile for the process
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// SELinux label for the process
+    #[arg(long = "process-label", value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// Pass N extra fds (3 .. 3+N-1) to the process
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Exec even into a paused container (the process starts frozen)
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Container id
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Command and its arguments (without --process)
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
 }

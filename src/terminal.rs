@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::OFlag;
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::sys::stat::Mode;
 
@@ -60,10 +60,16 @@ pub fn connect(path: &Path) -> Result<OwnedFd> {
 
 const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 
-/// Runs in: container init, before pivot_root. Opens a new pty in the
-/// container's devpts (checked to be devpts, so an image cannot substitute
-/// its own node) and bind-mounts the slave on /dev/console.
-pub fn open_in_container(sys: &dyn crate::sys::Sys, root: &Root) -> Result<Pty> {
+/// Runs in: container init before pivot_root, or an exec'd process.
+/// Opens a new pty in the container's devpts (checked to be devpts, so an
+/// image cannot substitute its own node) and, for the init, bind-mounts
+/// the slave on /dev/console.
+pub fn open_in_container(
+    sys: &dyn crate::sys::Sys,
+    root: &Root,
+    proc: &OwnedFd,
+    console: bool,
+) -> Result<Pty> {
     let ptmx = resolve::open_in_root(root.fd(), Path::new("/dev/pts/ptmx"), false)
         .map_err(TerminalError::NoDevpts)?;
     let fs = nix::sys::statfs::fstatfs(&ptmx).map_err(TerminalError::NoDevpts)?;
@@ -72,8 +78,10 @@ pub fn open_in_container(sys: &dyn crate::sys::Sys, root: &Root) -> Result<Pty> 
     {
         return Err(TerminalError::FakePtmx);
     }
-    let master = open(
-        &fd_path(&ptmx),
+    // Reopened through our own procfs handle, never the container's /proc.
+    let master = nix::fcntl::openat(
+        std::os::fd::AsFd::as_fd(proc),
+        &PathBuf::from(format!("self/fd/{}", ptmx.as_raw_fd())),
         OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
@@ -89,26 +97,28 @@ pub fn open_in_container(sys: &dyn crate::sys::Sys, root: &Root) -> Result<Pty> 
         what: "open the pty slave",
         source,
     })?;
-    let console = root
-        .dest(
-            Path::new("/dev/console"),
-            crate::init::rootfs::resolve::Kind::File,
+    if console {
+        let dev_console = root
+            .dest(
+                Path::new("/dev/console"),
+                crate::init::rootfs::resolve::Kind::File,
+            )
+            .map_err(|_| TerminalError::Pty {
+                what: "create /dev/console",
+                source: nix::Error::EIO,
+            })?;
+        sys.mount(
+            Some(&fd_path(&slave)),
+            &fd_path(&dev_console),
+            None,
+            nix::mount::MsFlags::MS_BIND,
+            None,
         )
-        .map_err(|_| TerminalError::Pty {
-            what: "create /dev/console",
-            source: nix::Error::EIO,
+        .map_err(|source| TerminalError::Pty {
+            what: "bind the pty on /dev/console",
+            source,
         })?;
-    sys.mount(
-        Some(&fd_path(&slave)),
-        &fd_path(&console),
-        None,
-        nix::mount::MsFlags::MS_BIND,
-        None,
-    )
-    .map_err(|source| TerminalError::Pty {
-        what: "bind the pty on /dev/console",
-        source,
-    })?;
+    }
     Ok(Pty {
         master,
         slave,

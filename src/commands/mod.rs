@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -60,6 +61,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Ps(a) => ps::run(a, g),
         Command::Pause(a) => pause::pause(a, g),
         Command::Resume(a) => pause::resume(a, g),
+        Command::Exec(a) => exec::run(a, g),
         Command::Features => features::run(),
     }
 }

@@ -385,7 +385,7 @@ fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
 /// agent listening at linux.seccomp.listenerPath (runtime-spec config-linux
 /// "The Container Process State": ociVersion, fds, pid, metadata only when
 /// listenerMetadata is set, and the full container state, pid included).
-fn send_to_seccomp_agent(spec: &Spec, fd: Option<OwnedFd>, state: &str) -> Result<()> {
+pub(crate) fn send_to_seccomp_agent(spec: &Spec, fd: Option<OwnedFd>, state: &str) -> Result<()> {
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let path = seccomp.and_then(|s| s.listener_path().as_ref());
     let (Some(path), Some(fd)) = (path, fd) else {

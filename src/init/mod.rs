@@ -7,6 +7,7 @@
 //! while the runtime listens, to stderr after that.
 
 pub mod caps;
+pub mod exec;
 pub mod identity;
 pub mod lsm;
 pub mod rootfs;
@@ -80,7 +81,7 @@ pub enum InitError {
 
 pub type Result<T, E = InitError> = std::result::Result<T, E>;
 
-fn step(what: impl Into<String>) -> impl FnOnce(nix::Error) -> InitError {
+pub(crate) fn step(what: impl Into<String>) -> impl FnOnce(nix::Error) -> InitError {
     let what = what.into();
     move |source| InitError::Step { what, source }
 }
@@ -222,7 +223,7 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     }
     // The pty lives in the container's devpts; /dev/console points at it.
     let pty = if process.terminal() == Some(true) {
-        let pty = terminal::open_in_container(sys, &root)?;
+        let pty = terminal::open_in_container(sys, &root, &proc, true)?;
         if let Some(size) = process.console_size() {
             terminal::set_size(
                 pty_raw(&pty.master),
@@ -362,7 +363,7 @@ fn pty_raw(fd: &OwnedFd) -> RawFd {
     fd.as_raw_fd()
 }
 
-fn empty_caps() -> oci_spec::runtime::LinuxCapabilities {
+pub(crate) fn empty_caps() -> oci_spec::runtime::LinuxCapabilities {
     let none = Some(Default::default());
     let mut c = oci_spec::runtime::LinuxCapabilities::default();
     c.set_bounding(none.clone());
@@ -375,7 +376,7 @@ fn empty_caps() -> oci_spec::runtime::LinuxCapabilities {
 
 /// Loads the profile; with SCMP_ACT_NOTIFY, hands the listener fd to the
 /// runtime (which passes it to the agent) and waits until it has.
-fn load_seccomp(s: &oci_spec::runtime::LinuxSeccomp, chan: &Channel) -> Result<()> {
+pub(crate) fn load_seccomp(s: &oci_spec::runtime::LinuxSeccomp, chan: &Channel) -> Result<()> {
     if let Some(fd) = seccomp::load(s)? {
         chan.send_with_fd(&Msg::SeccompFd, Some(fd))?;
         let _ = nix::unistd::close(fd);
@@ -455,7 +456,7 @@ fn join_session_keyring() -> Result<()> {
 /// Finds args[0] as execve will: as given when it contains a slash, else
 /// in the PATH of the process's environment. Checked before `create`
 /// returns, so a missing binary is a create error (as with runc).
-fn find_executable(process: &Process) -> Result<PathBuf> {
+pub(crate) fn find_executable(process: &Process) -> Result<PathBuf> {
     let arg = process
         .args()
         .as_ref()
@@ -490,7 +491,7 @@ fn find_executable(process: &Process) -> Result<PathBuf> {
 }
 
 /// Replaces the init with the user's process.
-fn exec(exe: &Path, process: &Process) -> Result<Infallible> {
+pub(crate) fn exec(exe: &Path, process: &Process) -> Result<Infallible> {
     let cstr = |s: &[u8]| {
         CString::new(s).map_err(|_| step("pass an argument with a NUL byte")(nix::Error::EINVAL))
     };

@@ -528,3 +528,61 @@ pub fn join_session_keyring() -> nix::Result<()> {
     };
     Errno::result(rc).map(drop)
 }
+
+/// Name of the sealed in-memory copy husk runs from on paths where a
+/// container could see its process (CVE-2019-5736).
+pub const SEALED_EXE_NAME: &str = "husk-sealed";
+
+/// Is this process running from the sealed memfd copy?
+pub fn running_from_sealed_copy() -> bool {
+    std::fs::read_link("/proc/self/exe").is_ok_and(|p| {
+        p.to_string_lossy()
+            .starts_with(&format!("/memfd:{SEALED_EXE_NAME}"))
+    })
+}
+
+/// Re-executes this process from a sealed memfd copy of its own binary,
+/// with the same argv and environment (CVE-2019-5736): /proc/<pid>/exe of
+/// a process that enters a container then names an anonymous, write-sealed
+/// file, not the host's husk binary. Returns only on failure.
+pub fn reexec_from_sealed_copy() -> nix::Error {
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    use nix::sys::memfd::{memfd_create, MFdFlags};
+    use std::os::unix::ffi::OsStringExt;
+    let run = || -> nix::Result<std::convert::Infallible> {
+        let mem = memfd_create(
+            SEALED_EXE_NAME,
+            MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+        )?;
+        let mut src = std::fs::File::open("/proc/self/exe")
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        let mut dst = std::fs::File::from(
+            mem.try_clone()
+                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?,
+        );
+        std::io::copy(&mut src, &mut dst)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        let seals = SealFlag::F_SEAL_SEAL
+            | SealFlag::F_SEAL_SHRINK
+            | SealFlag::F_SEAL_GROW
+            | SealFlag::F_SEAL_WRITE;
+        fcntl(&mem, FcntlArg::F_ADD_SEALS(seals))?;
+        let cstr = |v: Vec<u8>| CString::new(v).map_err(|_| Errno::EINVAL);
+        let argv = std::env::args_os()
+            .map(|a| cstr(a.into_vec()))
+            .collect::<nix::Result<Vec<_>>>()?;
+        let envp = std::env::vars_os()
+            .map(|(k, v)| {
+                let mut kv = k.into_vec();
+                kv.push(b'=');
+                kv.extend(v.into_vec());
+                cstr(kv)
+            })
+            .collect::<nix::Result<Vec<_>>>()?;
+        nix::unistd::fexecve(&mem, &argv, &envp)
+    };
+    match run() {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}

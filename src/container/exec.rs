@@ -1,0 +1,242 @@
+//! `exec`: a new process in a running container, as the caller's child
+//! (engines reap it). The runtime enters the container's pid namespace for
+//! its children, clones, puts the child in the container's cgroups, and
+//! waits until the child has exec'd (its end of the sync socket closes) or
+//! reported an error.
+//!
+//! Runs in: the runtime, from a sealed memfd copy of husk (CVE-2019-5736:
+//! see `sys::linux::reexec_from_sealed_copy`).
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::fcntl::{open, OFlag};
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+
+use super::{observe, step, ContainerError, Result};
+use crate::cgroups;
+use crate::init::exec::{self as exec_init, ExecConfig};
+use crate::lifecycle::{self, Command, Phase};
+use crate::process::sync::{self, Msg, SyncError};
+use crate::store::{Record, Store};
+use crate::sys::linux::{self, Forked};
+use crate::sys::LinuxSys;
+
+/// What `exec` was asked for.
+#[derive(Debug)]
+pub struct ExecOptions {
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    /// `exec -t` in the foreground: husk's end of a socketpair stands in for
+    /// the console socket.
+    pub console_fd: Option<OwnedFd>,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: i32,
+    pub ignore_paused: bool,
+}
+
+/// The container's config as stored at create time (the process defaults
+/// of `exec` without --process, its namespaces, its seccomp profile).
+pub fn stored_spec(store: &Store, id: &str) -> Result<Spec> {
+    let path = store.dir(id).join(crate::store::CONFIG_FILE);
+    let bytes = std::fs::read(&path).map_err(|source| crate::store::StoreError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    crate::bundle::parse(&bytes)
+        .map_err(|msg| crate::bundle::BundleError::ParseConfig { path, msg }.into())
+}
+
+/// Starts the process; returns its pid once it has exec'd.
+pub fn exec(store: &Store, id: &str, spec: &Spec, mut opts: ExecOptions) -> Result<Pid> {
+    let rec = store.load(id)?;
+    let phase = observe(&rec);
+    if !(opts.ignore_paused && phase == Phase::Paused) {
+        lifecycle::check(id, phase, Command::Exec)?;
+    }
+    validate(&opts)?;
+    let init = rec.pid;
+    let types: Vec<LinuxNamespaceType> = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .map(|l| l.iter().map(|n| n.typ()).collect())
+        .unwrap_or_default();
+    // The namespace fds pin the init's namespaces; check afterwards that the
+    // pid still names the init, so they are not a newcomer's.
+    let namespaces = exec_init::namespace_fds(init, &types)
+        .map_err(|e| ContainerError::Init(format!("{:#}", anyhow::Error::from(e))))?;
+    let pid_ns = open_if_other(init, "pid")?;
+    let time_ns = open_if_other(init, "time")?;
+    if crate::process::liveness(rec.pid, rec.pid_start) == lifecycle::Liveness::Gone {
+        return Err(lifecycle::Refusal::NotRunning.into());
+    }
+    let proc = open(
+        "/proc",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(step("open /proc"))?;
+    let console = match (&opts.console_socket, opts.console_fd.take()) {
+        (_, Some(fd)) => Some(fd),
+        (Some(path), None) => Some(crate::terminal::connect(path)?),
+        (None, None) => None,
+    };
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let (parent_end, child_end) = sync::pair()?;
+    let cfg = ExecConfig {
+        process: &opts.process,
+        namespaces,
+        seccomp,
+        console_socket: console.as_ref().map(|c| c.as_raw_fd()),
+        preserve_fds: opts.preserve_fds,
+        setgroups_allowed: nix::unistd::geteuid().is_root(),
+        proc: &proc,
+    };
+
+    // Nothing the container can see may be dumpable (its /proc entries
+    // stay root-only), and the child inherits this.
+    linux::set_dumpable(false).map_err(step("make the runtime non-dumpable"))?;
+    let own_pid = enter_for_children(pid_ns, CloneFlags::CLONE_NEWPID, "pid")?;
+    let own_time = enter_for_children(
+        time_ns,
+        CloneFlags::from_bits_retain(crate::process::namespaces::CLONE_NEWTIME),
+        "time",
+    )?;
+    let forked = linux::clone_process(CloneFlags::empty());
+    if let Ok(Forked::Child) = forked {
+        drop(parent_end);
+        exec_init::main(&LinuxSys, &cfg, child_end)
+    }
+    back_to_own(own_pid, CloneFlags::CLONE_NEWPID)?;
+    back_to_own(
+        own_time,
+        CloneFlags::from_bits_retain(crate::process::namespaces::CLONE_NEWTIME),
+    )?;
+    let pid = match forked.map_err(step("clone the exec'd process"))? {
+        Forked::Parent(pid) => pid,
+        Forked::Child => unreachable!("the child never returns"),
+    };
+    drop(child_end);
+    drop(cfg);
+    if let Err(e) = supervise(&rec, spec, pid, &parent_end) {
+        let _ = linux::kill(pid, Signal::SIGKILL);
+        let _ = linux::wait_raw(pid, 0);
+        // A container that stopped meanwhile takes the new process with it.
+        if crate::process::liveness(rec.pid, rec.pid_start) == lifecycle::Liveness::Gone {
+            return Err(ContainerError::Usage(format!(
+                "container {id:?} stopped while the process was starting"
+            )));
+        }
+        return Err(e);
+    }
+    if let Some(p) = &opts.pid_file {
+        super::create::write_pid_file(p, pid)?;
+    }
+    Ok(pid)
+}
+
+/// runc's rules for the terminal of an exec'd process.
+fn validate(opts: &ExecOptions) -> Result<()> {
+    let p = &opts.process;
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(ContainerError::Usage(
+            "exec: no command given: pass it after the container id, or use --process".into(),
+        ));
+    }
+    if !p.cwd().is_absolute() {
+        return Err(ContainerError::Usage(format!(
+            "exec: cwd {:?} must be an absolute path",
+            p.cwd()
+        )));
+    }
+    let terminal = p.terminal() == Some(true);
+    let socket = opts.console_socket.is_some() || opts.console_fd.is_some();
+    if terminal && !socket {
+        return Err(ContainerError::Usage(
+            "exec: a terminal was asked for but no --console-socket was given: cannot allocate a pseudo-terminal when detached".into(),
+        ));
+    }
+    if !terminal && opts.console_socket.is_some() {
+        return Err(ContainerError::Usage(
+            "exec: --console-socket was given but no terminal was asked for (--tty)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Puts the child in the container's cgroups, lets it go, forwards a
+/// seccomp listener fd if one comes, and waits for its execve.
+fn supervise(rec: &Record, spec: &Spec, pid: Pid, chan: &sync::Channel) -> Result<()> {
+    if let Some(cg) = cgroups::from_record(&rec.cgroup) {
+        cg.add(pid)?;
+    }
+    chan.send(&Msg::Go(pid.as_raw()))?;
+    loop {
+        match chan.recv_with_fd("the exec'd process to start") {
+            // The socket closed on execve: the process runs.
+            Err(SyncError::Closed { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+            Ok((Msg::Error(text), _)) => return Err(ContainerError::Init(text)),
+            Ok((Msg::SeccompFd, fd)) => {
+                let state = super::state::hook_state_of(rec, "running");
+                super::create::send_to_seccomp_agent(spec, fd, &state)?;
+                chan.send(&Msg::SeccompDone)?;
+            }
+            Ok((got, _)) => {
+                return Err(SyncError::Unexpected {
+                    expected: "error or exec",
+                    got,
+                }
+                .into())
+            }
+        }
+    }
+}
+
+/// The init's namespace `name`, if it is not ours.
+fn open_if_other(init: i32, name: &str) -> Result<Option<OwnedFd>> {
+    let theirs = format!("/proc/{init}/ns/{name}");
+    match (
+        std::fs::read_link(&theirs),
+        std::fs::read_link(format!("/proc/self/ns/{name}")),
+    ) {
+        (Ok(a), Ok(b)) if a != b => {}
+        _ => return Ok(None),
+    }
+    open(
+        theirs.as_str(),
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map(Some)
+    .map_err(step(format!("open {theirs}")))
+}
+
+/// Enters `ns` for our future children; returns our own to come back to.
+fn enter_for_children(
+    ns: Option<OwnedFd>,
+    flag: CloneFlags,
+    name: &str,
+) -> Result<Option<OwnedFd>> {
+    let Some(ns) = ns else { return Ok(None) };
+    let own = open(
+        format!("/proc/self/ns/{name}").as_str(),
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(step(format!("open our {name} namespace")))?;
+    nix::sched::setns(ns, flag).map_err(step(format!("enter the container's {name} namespace")))?;
+    Ok(Some(own))
+}
+
+fn back_to_own(own: Option<OwnedFd>, flag: CloneFlags) -> Result<()> {
+    match own {
+        Some(fd) => nix::sched::setns(fd, flag).map_err(step("return to the runtime's namespace")),
+        None => Ok(()),
+    }
+}
