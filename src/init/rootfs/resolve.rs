@@ -53,19 +53,34 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, follow_last: bool) -> nix
     open_parts(root, &parts, follow_last)
 }
 
+/// openat2 attempts before the userspace walk takes over a lookup. With
+/// RESOLVE_IN_ROOT the kernel answers EAGAIN when a rename or mount
+/// anywhere on the system raced a ".." step (it can no longer prove the
+/// walk stayed inside the root); on a busy host that is not rare, and an
+/// image's `../../..` links make every lookup take such steps.
+const OPENAT2_TRIES: usize = 8;
+
 fn open_parts(root: BorrowedFd<'_>, parts: &[OsString], follow_last: bool) -> nix::Result<OwnedFd> {
     let nofollow = if follow_last { 0 } else { libc::O_NOFOLLOW };
     if !NO_OPENAT2.load(Ordering::Relaxed) {
-        match openat2(
-            root,
-            &join(parts),
-            libc::O_PATH | nofollow,
-            RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-        ) {
-            Err(Errno::ENOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
-            r => return r,
+        for _ in 0..OPENAT2_TRIES {
+            match openat2(
+                root,
+                &join(parts),
+                libc::O_PATH | nofollow,
+                RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+            ) {
+                Err(Errno::ENOSYS) => {
+                    NO_OPENAT2.store(true, Ordering::Relaxed);
+                    break;
+                }
+                Err(Errno::EAGAIN) => continue,
+                r => return r,
+            }
         }
     }
+    // No openat2, or it kept losing races: the walk is as strict (one
+    // component at a time, ".." clamped by our own stack) and never retries.
     walk(root, parts, follow_last)
 }
 
@@ -143,9 +158,14 @@ pub fn create_in_root(root: BorrowedFd<'_>, path: &Path, last: Kind) -> nix::Res
             r => return r,
         }
         // The longest prefix that resolves; parts[i] is missing or dangling.
+        // Any other failure is the answer (ELOOP, ENOTDIR, EACCES ...).
         let mut i = 0;
-        while i < parts.len() && open_parts(root, &parts[..=i], true).is_ok() {
-            i += 1;
+        while i < parts.len() {
+            match open_parts(root, &parts[..=i], true) {
+                Ok(_) => i += 1,
+                Err(Errno::ENOENT) => break,
+                Err(e) => return Err(e),
+            }
         }
         if i == parts.len() {
             continue; // appeared meanwhile
@@ -302,6 +322,33 @@ mod tests {
         let fd = create_in_root(r.as_fd(), Path::new("/etc/hosts"), Kind::File).unwrap();
         assert_eq!(real(&fd), d.join("root/etc/hosts"));
         assert!(d.join("root/etc/hosts").is_file());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn dotdot_lookups_survive_concurrent_renames() {
+        // RESOLVE_IN_ROOT answers EAGAIN to a ".." step that a rename raced.
+        let d = tree("eagain");
+        symlink("../../../../etc", d.join("root/etc/up")).unwrap();
+        fs::create_dir_all(d.join("churn")).unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let churn = {
+            let (stop, dir) = (stop.clone(), d.join("churn"));
+            std::thread::spawn(move || {
+                fs::write(dir.join("a"), "").unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    fs::rename(dir.join("a"), dir.join("b")).unwrap();
+                    fs::rename(dir.join("b"), dir.join("a")).unwrap();
+                }
+            })
+        };
+        let r = rootfd(&d);
+        for _ in 0..2000 {
+            let fd = open_in_root(r.as_fd(), Path::new("/etc/up/up/up/../etc/up"), true).unwrap();
+            assert_eq!(real(&fd), d.join("root/etc"));
+        }
+        stop.store(true, Ordering::Relaxed);
+        churn.join().unwrap();
         fs::remove_dir_all(&d).unwrap();
     }
 
