@@ -205,6 +205,16 @@ fn clone_init(
     progress: &mut Progress,
 ) -> Result<Pid> {
     let restore = enter_runtime_side_namespaces(cfg.ns, spec)?;
+    // The init is in its pid namespace (maybe a pod's, shared) from its
+    // first instruction, holding the host's root and our caller's fds: it
+    // must be born non-dumpable, so that no process there can open
+    // /proc/<pid>/{fd,cwd,root,exe} (CVE-2024-21626 class, CVE-2019-5736).
+    // With a new user namespace it must stay dumpable until we have written
+    // its id maps (as a rootless runtime we could not, else); it drops that
+    // itself at sync 1.
+    if !cfg.ns.creates(LinuxNamespaceType::User) {
+        linux::set_dumpable(false).map_err(step("make the runtime non-dumpable"))?;
+    }
     let forked = linux::clone_process(cfg.ns.clone_flags());
     if let Ok(Forked::Child) = forked {
         // The child never returns into the runtime's code: init::main ends in
@@ -221,6 +231,9 @@ fn clone_init(
             log::debug!("container {}: init is pid {pid}", cfg.id);
             if cfg.ns.creates(LinuxNamespaceType::User) {
                 write_id_maps(pid, spec)?;
+            }
+            if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+                write_oom_score_adj(pid, adj)?;
             }
             let cg = progress
                 .cgroup
@@ -379,6 +392,17 @@ fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
     write("uid_map", &render(linux_cfg.uid_mappings().as_ref()))?;
     write("gid_map", &render(linux_cfg.gid_mappings().as_ref()))?;
     Ok(())
+}
+
+/// Sets the init's oom_score_adj (inherited by the user's process) from
+/// here, like runc: once the init is not dumpable its /proc files belong to
+/// the host's root, which a root mapped in a user namespace is not.
+fn write_oom_score_adj(pid: Pid, adj: i32) -> Result<()> {
+    fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).map_err(|e| {
+        step(format!("set oom_score_adj to {adj}"))(nix::Error::from_raw(
+            e.raw_os_error().unwrap_or(libc::EIO),
+        ))
+    })
 }
 
 /// Passes the seccomp listener fd and the container process state to the

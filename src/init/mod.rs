@@ -162,6 +162,14 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
             .into())
         }
     };
+    // From here to execve we hold the host's /proc, the caller's fds and,
+    // until pivot_root, the host's root: none of it may be reachable through
+    // /proc/<pid>/{fd,cwd,root,exe} by a neighbour in our pid namespace (a
+    // pod's). Not dumpable, those stay closed to it (CVE-2024-21626 class);
+    // execve makes the user's process dumpable again. Without a new user
+    // namespace the runtime already cloned us so; with one, only now that
+    // it has written our id maps (a rootless runtime needs us dumpable for that).
+    linux::set_dumpable(false).map_err(step("make the init non-dumpable"))?;
     // The fifo handle, before enter_namespaces makes us root of a user
     // namespace: as a mapped uid we could not walk the 0700 state root.
     let fifo = fifo::open_handle(cfg.fifo)?;
@@ -275,9 +283,6 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
         write_sysctl(&proc, k, v)?;
     }
     identity::set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
-    if let Some(adj) = process.oom_score_adj() {
-        identity::set_oom_score_adj(&proc, adj)?;
-    }
     if !cfg.no_new_keyring {
         join_session_keyring()?;
     }
