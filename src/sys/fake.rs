@@ -2,6 +2,7 @@
 //! succeeds, so a test can assert the exact sequence a plan produces.
 
 use std::cell::RefCell;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags};
@@ -20,6 +21,10 @@ pub enum Call {
     Umount {
         dst: PathBuf,
         flags: MntFlags,
+    },
+    BindFd {
+        recursive: bool,
+        attrs: Option<(u64, u64)>,
     },
     SetHostname(String),
     SetDomainname(String),
@@ -61,6 +66,21 @@ impl Sys for FakeSys {
             flags,
         });
         Ok(())
+    }
+
+    /// Records the call and hands back a copy of `dst` as the "mount".
+    fn bind_fd(
+        &self,
+        _src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+        recursive: bool,
+        attrs: Option<(u64, u64)>,
+    ) -> nix::Result<OwnedFd> {
+        self.calls
+            .borrow_mut()
+            .push(Call::BindFd { recursive, attrs });
+        dst.try_clone_to_owned()
+            .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EBADF)))
     }
 
     fn sethostname(&self, name: &str) -> nix::Result<()> {

@@ -41,6 +41,16 @@ impl Sys for LinuxSys {
         nix::unistd::sethostname(name)
     }
 
+    fn bind_fd(
+        &self,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+        recursive: bool,
+        attrs: Option<(u64, u64)>,
+    ) -> nix::Result<OwnedFd> {
+        bind_by_fd(src, dst, recursive, attrs)
+    }
+
     fn setdomainname(&self, name: &str) -> nix::Result<()> {
         let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
         // SAFETY: setdomainname reads exactly `len` bytes from a valid buffer we own.
@@ -483,7 +493,13 @@ struct MountAttr {
 
 /// mount_setattr(2) on the mount at `fd` and everything below it (5.12+).
 pub fn mount_setattr_recursive(fd: RawFd, set: u64, clr: u64) -> nix::Result<()> {
-    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    mount_setattr(fd, true, set, clr)
+}
+
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+
+/// mount_setattr(2) on the mount at `fd` (and, `recursive`, below it).
+fn mount_setattr(fd: RawFd, recursive: bool, set: u64, clr: u64) -> nix::Result<()> {
     const SYS_MOUNT_SETATTR: libc::c_long = 442;
     let attr = MountAttr {
         attr_set: set,
@@ -492,6 +508,7 @@ pub fn mount_setattr_recursive(fd: RawFd, set: u64, clr: u64) -> nix::Result<()>
         userns_fd: 0,
     };
     let empty = c"";
+    let flags = libc::AT_EMPTY_PATH as libc::c_uint | if recursive { AT_RECURSIVE } else { 0 };
     // SAFETY: `empty` is a valid C string and `attr` a correctly laid out
     // mount_attr that lives across the call; the kernel only reads them.
     let rc = unsafe {
@@ -499,12 +516,58 @@ pub fn mount_setattr_recursive(fd: RawFd, set: u64, clr: u64) -> nix::Result<()>
             SYS_MOUNT_SETATTR,
             fd,
             empty.as_ptr(),
-            (libc::AT_EMPTY_PATH as libc::c_uint) | AT_RECURSIVE,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     };
     Errno::result(rc).map(drop)
+}
+
+/// A bind mount made from fds alone (5.12+): open_tree(2) clones the mount
+/// at `src` (with its submounts when `recursive`) as a detached tree,
+/// mount_setattr(2) gives its top mount `attrs` (set, clear) while nobody
+/// can see it, move_mount(2) attaches it onto `dst`. The returned fd is the
+/// new mount's root: its /proc/self/fd path names exactly that mount.
+/// ENOSYS from any step means an older kernel, and nothing was mounted.
+pub fn bind_by_fd(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    recursive: bool,
+    attrs: Option<(u64, u64)>,
+) -> nix::Result<OwnedFd> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+    let empty = c"";
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | libc::AT_EMPTY_PATH as libc::c_uint
+        | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: `empty` is a valid C string the kernel only reads; the fd
+    // argument is borrowed for the call.
+    let rc = unsafe { libc::syscall(libc::SYS_open_tree, src.as_raw_fd(), empty.as_ptr(), flags) };
+    let raw = Errno::result(rc)?;
+    // SAFETY: open_tree returned a new fd that nothing else owns.
+    let tree = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+    if let Some((set, clr)) = attrs {
+        // Dropping `tree` on error dissolves the never-attached copy.
+        mount_setattr(tree.as_raw_fd(), false, set, clr)?;
+    }
+    // SAFETY: `empty` is a valid C string the kernel only reads; both fds
+    // are borrowed for the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            dst.as_raw_fd(),
+            empty.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    Errno::result(rc)?;
+    Ok(tree)
 }
 
 /// Borrows one of the process's standard fds (0, 1, 2) by number.

@@ -8,6 +8,7 @@
 pub mod fake;
 pub mod linux;
 
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::mount::{MntFlags, MsFlags};
@@ -26,6 +27,16 @@ pub trait Sys {
         data: Option<&str>,
     ) -> nix::Result<()>;
     fn umount(&self, dst: &Path, flags: MntFlags) -> nix::Result<()>;
+    /// Binds the mount at `src` onto `dst` through their fds, with the top
+    /// mount's `attrs` (mount_setattr set, clear) applied before anyone can
+    /// see it; returns the new mount's root (see `linux::bind_by_fd`).
+    fn bind_fd(
+        &self,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+        recursive: bool,
+        attrs: Option<(u64, u64)>,
+    ) -> nix::Result<OwnedFd>;
     fn sethostname(&self, name: &str) -> nix::Result<()>;
     fn setdomainname(&self, name: &str) -> nix::Result<()>;
 }

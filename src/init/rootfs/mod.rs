@@ -391,7 +391,7 @@ fn mount_fs(
             source,
         })?;
     }
-    finish_mount(sys, root, dest, opts)
+    finish_mount(sys, root, dest, opts, None)
 }
 
 fn mount_bind(
@@ -421,47 +421,87 @@ fn mount_bind(
     };
     let fd = root.dest(dest, kind)?;
     let rec = opts.flags & MsFlags::MS_REC;
-    sys.mount(
-        Some(&fd_path(&src)),
-        &fd_path(&fd),
-        None,
-        MsFlags::MS_BIND | rec,
-        None,
-    )
-    .map_err(|e| RootfsError::Mount {
+    // Per-mount flags (ro, nosuid, …): mount(2) ignores them on a new bind.
+    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    let fail = |e| RootfsError::Mount {
         what: format!("bind of {}", source.display()),
         dest: dest.into(),
         source: e,
-    })?;
-    // Per-mount flags need a remount of the new bind mount; mount(2) ignores them on the first call.
-    let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    };
+    // The bind is made from fds alone, its flags set before it is attached,
+    // and everything after works on the handle it returns: the destination
+    // is never looked up again by path, so a symlink swapped in after the
+    // check can neither redirect the bind nor hand its read-only flag to
+    // another mount (CVE-2021-30465).
+    let attrs = (!extra.is_empty()).then(|| options::bind_attrs(extra));
+    let mnt = match sys.bind_fd(src.as_fd(), fd.as_fd(), !rec.is_empty(), attrs) {
+        Ok(mnt) => mnt,
+        Err(Errno::ENOSYS) => {
+            legacy_bind(sys, root, dest, kind, &src, &fd, rec, extra).map_err(fail)?
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    finish_mount(sys, root, dest, opts, Some(&mnt))
+}
+
+/// The bind on kernels before 5.12 (no open_tree/mount_setattr): mount(2)
+/// through the fds, then a remount of the destination looked up again,
+/// which a concurrent symlink swap can still race. Returns that lookup.
+#[allow(clippy::too_many_arguments)]
+fn legacy_bind(
+    sys: &dyn Sys,
+    root: &Root,
+    dest: &Path,
+    kind: Kind,
+    src: &OwnedFd,
+    fd: &OwnedFd,
+    rec: MsFlags,
+    extra: MsFlags,
+) -> nix::Result<OwnedFd> {
+    sys.mount(
+        Some(&fd_path(src)),
+        &fd_path(fd),
+        None,
+        MsFlags::MS_BIND | rec,
+        None,
+    )?;
+    let top = create_in_root(root.fd(), dest, kind)?;
     if !extra.is_empty() {
-        let fd = root.dest(dest, kind)?;
-        let keep = locked_flags(&fd);
+        let keep = locked_flags(&top);
         sys.mount(
             None,
-            &fd_path(&fd),
+            &fd_path(&top),
             None,
             MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | keep,
             None,
-        )
-        .map_err(|e| RootfsError::Mount {
-            what: "remount of the bind".into(),
-            dest: dest.into(),
-            source: e,
-        })?;
+        )?;
     }
-    finish_mount(sys, root, dest, opts)
+    Ok(top)
 }
 
-/// Propagation changes and recursive attributes, on the mount just made.
-fn finish_mount(sys: &dyn Sys, root: &Root, dest: &Path, opts: &Options) -> Result<()> {
+/// Propagation changes and recursive attributes, on the mount just made:
+/// through `mnt`, the handle on its root, when the mount gave one; else
+/// looked up again.
+fn finish_mount(
+    sys: &dyn Sys,
+    root: &Root,
+    dest: &Path,
+    opts: &Options,
+    mnt: Option<&OwnedFd>,
+) -> Result<()> {
     if opts.propagation.is_empty() && opts.attr_set == 0 && opts.attr_clr == 0 {
         return Ok(());
     }
-    let fd = root.dest(dest, Kind::Dir)?;
+    let looked_up;
+    let fd = match mnt {
+        Some(fd) => fd,
+        None => {
+            looked_up = root.dest(dest, Kind::Dir)?;
+            &looked_up
+        }
+    };
     for p in &opts.propagation {
-        sys.mount(None, &fd_path(&fd), None, *p, None)
+        sys.mount(None, &fd_path(fd), None, *p, None)
             .map_err(|source| RootfsError::Mount {
                 what: "propagation change".into(),
                 dest: dest.into(),
@@ -527,7 +567,7 @@ fn mount_cgroup_v1(
             source,
         })?;
     }
-    finish_mount(sys, root, dest, opts)
+    finish_mount(sys, root, dest, opts, None)
 }
 
 /// Flags of the mount holding `fd` that a remount must keep (in a user

@@ -247,9 +247,63 @@ pub fn parse(typ: Option<&str>, opts: &[String]) -> Options {
     o
 }
 
+/// A bind's per-mount flags as mount_setattr (set, clear) on its top
+/// mount, leaving it as a bind remount with these flags would: read-only
+/// or writable as asked, nosuid/nodev/noexec/nodiratime added, the atime
+/// mode replaced when the options name one.
+pub fn bind_attrs(flags: MsFlags) -> (u64, u64) {
+    let (mut set, mut clr) = (0, 0);
+    if flags.contains(MsFlags::MS_RDONLY) {
+        set |= MOUNT_ATTR_RDONLY;
+    } else {
+        clr |= MOUNT_ATTR_RDONLY;
+    }
+    for (ms, attr) in [
+        (MsFlags::MS_NOSUID, MOUNT_ATTR_NOSUID),
+        (MsFlags::MS_NODEV, MOUNT_ATTR_NODEV),
+        (MsFlags::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+        (MsFlags::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+    ] {
+        if flags.contains(ms) {
+            set |= attr;
+        }
+    }
+    let atime = if flags.contains(MsFlags::MS_NOATIME) {
+        Some(MOUNT_ATTR_NOATIME)
+    } else if flags.contains(MsFlags::MS_STRICTATIME) {
+        Some(MOUNT_ATTR_STRICTATIME)
+    } else if flags.contains(MsFlags::MS_RELATIME) {
+        Some(MOUNT_ATTR_RELATIME)
+    } else {
+        None
+    };
+    if let Some(a) = atime {
+        clr |= MOUNT_ATTR__ATIME;
+        set |= a;
+    }
+    (set, clr)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bind_flags_become_top_mount_attributes() {
+        let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOATIME;
+        assert_eq!(
+            bind_attrs(ro),
+            (
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME,
+                MOUNT_ATTR__ATIME
+            )
+        );
+        // Without "ro" the bind is made writable, as a remount would.
+        assert_eq!(
+            bind_attrs(MsFlags::MS_NODEV),
+            (MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY)
+        );
+    }
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

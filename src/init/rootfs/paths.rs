@@ -4,12 +4,13 @@
 //!
 //! Runs in: container init, before pivot_root, after /proc and /sys are mounted.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 
+use super::options::MOUNT_ATTR_RDONLY;
 use super::resolve::{self, fd_path};
 use super::{locked_flags, Result, Root, RootfsError};
 use crate::sys::Sys;
@@ -74,6 +75,15 @@ pub fn make_readonly(sys: &dyn Sys, root: &Root, paths: &[String]) -> Result<()>
             dest: p.into(),
             source,
         };
+        // A read-only copy of the path's mount tree, attached onto the
+        // path's own fd: no second lookup a symlink swap could redirect to
+        // another mount (CVE-2021-30465 class).
+        match sys.bind_fd(fd.as_fd(), fd.as_fd(), true, Some((MOUNT_ATTR_RDONLY, 0))) {
+            Ok(_) => continue,
+            Err(Errno::ENOSYS) => {}
+            Err(e) => return Err(fail(e)),
+        }
+        // Before 5.12: bind, look up again, remount.
         sys.mount(
             Some(&fd_path(&fd)),
             &fd_path(&fd),
