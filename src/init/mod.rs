@@ -165,10 +165,11 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     // From here to execve we hold the host's /proc, the caller's fds and,
     // until pivot_root, the host's root: none of it may be reachable through
     // /proc/<pid>/{fd,cwd,root,exe} by a neighbour in our pid namespace (a
-    // pod's). Not dumpable, those stay closed to it (CVE-2024-21626 class);
-    // execve makes the user's process dumpable again. Without a new user
-    // namespace the runtime already cloned us so; with one, only now that
-    // it has written our id maps (a rootless runtime needs us dumpable for that).
+    // pod's). Not dumpable, those stay closed to it (CVE-2016-9962,
+    // CVE-2024-21626 class); execve makes the user's process dumpable
+    // again. Without a new user namespace the runtime already cloned us so;
+    // with one, only now that it has written our id maps (a rootless
+    // runtime needs us dumpable for that).
     linux::set_dumpable(false).map_err(step("make the init non-dumpable"))?;
     // The fifo handle, before enter_namespaces makes us root of a user
     // namespace: as a mapped uid we could not walk the 0700 state root.
@@ -245,7 +246,13 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     };
     // The working directory, resolved inside the rootfs now (created when
     // missing) and entered by fd after pivot_root (CVE-2024-21626).
-    let cwd = root.dest(process.cwd(), Kind::Dir)?;
+    // A magic link such as /proc/self/fd/N is refused (ELOOP).
+    let cwd = rootfs::resolve::create_in_root(root.fd(), process.cwd(), Kind::Dir).map_err(
+        step(format!(
+            "resolve the working directory {:?} inside the rootfs",
+            process.cwd()
+        )),
+    )?;
 
     // sync 2: the runtime runs prestart and createRuntime hooks.
     chan.send(&Msg::Hooks)?;
