@@ -286,14 +286,16 @@ fn a_created_init_is_out_of_reach_of_its_pid_namespace_neighbours() {
     let before = snapshot(&t.dir.join("hostdir"));
     let test_pid = std::process::id();
 
-    // The attacker: scans every process's fds, cwd and root for a way out
-    // until /stop appears. A host /proc shows the test's own pid.
+    // The attacker: scans every process's fds, cwd, root and exe for a way
+    // out until /stop appears. A host /proc shows the test's own pid; the
+    // host's husk binary (CVE-2019-5736) is the victim's exe until execve.
     let attacker = t.new_id("attacker");
     let script = format!(
         "while [ ! -e /stop ]; do
            for p in /proc/[0-9]*; do
              [ \"$p\" = /proc/$$ ] && continue
              grep -q husk $p/comm 2>/dev/null && echo SEEN >> /report
+             [ \"$(readlink $p/exe 2>/dev/null)\" = {husk} ] && echo \"LEAK host-exe $p\" >> /report
              for f in $p/fd/* $p/cwd $p/root; do
                [ -d \"$f/{test_pid}\" ] && echo \"LEAK host-proc $f\" >> /report
                [ -e \"$f/host-only-marker\" ] && echo \"LEAK host-dir $f\" >> /report
@@ -301,7 +303,8 @@ fn a_created_init_is_out_of_reach_of_its_pid_namespace_neighbours() {
              done
            done
            sleep 0.05
-         done"
+         done",
+        husk = common::husk_bin().display()
     );
     let mut a = t.bundle_named(&attacker, &["sh", "-c", &script]);
     a.edit(|c| {
