@@ -84,6 +84,7 @@ pub fn create(store: &Store, id: &str, mut opts: CreateOptions) -> Result<Create
         exit: None,
         restart_count: 0,
         own_pid_ns: false,
+        resources: None,
     };
     let mut ct = store.create(id, record)?;
     let mut progress = Progress::default();
