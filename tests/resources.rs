@@ -244,3 +244,75 @@ fn kill_and_delete_force_work_on_a_paused_container() {
     t.husk(&["delete", "--force", &id2]).success();
     t.assert_clean(&id2);
 }
+
+#[test]
+fn a_cpu_quota_throttles_a_busy_loop() {
+    let Some(t) = TestEnv::new("quota") else {
+        return;
+    };
+    let mut b = t.bundle(&["sh", "-c", "while :; do :; done"]);
+    // 10 ms of cpu per 100 ms period.
+    b.edit(|c| c["linux"]["resources"]["cpu"] = json!({"quota": 10000, "period": 100000}));
+    t.husk(&["run", "-d", "--bundle", b.path_str(), &t.id])
+        .success();
+    let usage = || -> u64 {
+        let r = t.husk(&["events", "--stats", &t.id]).success();
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        v["data"]["cpu"]["usage"]["total"].as_u64().unwrap_or(0)
+    };
+    let before = usage();
+    std::thread::sleep(Duration::from_secs(1));
+    let used = usage() - before;
+    // Unthrottled, the loop would use ~1 s of cpu in 1 s; the quota allows 0.1 s.
+    assert!(
+        used < 300_000_000,
+        "used {used} ns of cpu in 1 s under a 10% quota"
+    );
+    let r = t.husk(&["events", "--stats", &t.id]).success();
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert!(
+        v["data"]["cpu"]["throttling"]["throttledPeriods"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{}",
+        v["data"]["cpu"]
+    );
+    t.husk(&["delete", "--force", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn a_device_rule_denies_access_to_a_node_the_container_made() {
+    let Some(t) = TestEnv::new("devices") else {
+        return;
+    };
+    // mknod of any node is allowed (runc's default list), opening /dev/mem (1:1) is not;
+    // /dev/null stays usable.
+    let mut b = t.bundle(&[
+        "sh",
+        "-c",
+        "mknod /tmp/mem c 1 1 && echo made; head -c1 /tmp/mem >/dev/null 2>/tmp/err || cat /tmp/err; echo ok > /dev/null && echo null-ok",
+    ]);
+    b.edit(|c| {
+        c["process"]["capabilities"]["bounding"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_MKNOD"));
+        c["process"]["capabilities"]["effective"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_MKNOD"));
+        c["process"]["capabilities"]["permitted"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_MKNOD"));
+        c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
+    });
+    let r = t.run(&b).success();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "made", "{}", r.stdout);
+    assert!(lines[1].contains("Operation not permitted"), "{}", r.stdout);
+    assert_eq!(lines[2], "null-ok");
+    t.assert_clean(&t.id);
+}
