@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod init;
 pub mod lifecycle;
 pub mod process;
+pub mod shim;
 pub mod signal;
 pub mod spec;
 pub mod store;
