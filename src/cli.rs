@@ -91,6 +91,10 @@ pub enum Command {
     Resume(IdArg),
     /// Run a new process in a running container
     Exec(ExecArgs),
+    /// Change the resources of a running container
+    Update(UpdateArgs),
+    /// Print a container's stats and OOM events as JSON lines
+    Events(EventsArgs),
     /// Print what this runtime supports, as OCI features JSON
     Features,
 }
@@ -253,4 +257,66 @@ pub struct ExecArgs {
         allow_hyphen_values = true
     )]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// OCI LinuxResources JSON from FILE, or "-" for stdin (zero values leave things as they are)
+    #[arg(short = 'r', long, value_name = "FILE")]
+    pub resources: Option<PathBuf>,
+    /// Memory limit (e.g. 64m, -1 for none)
+    #[arg(short = 'm', long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Memory plus swap limit (e.g. 128m, -1 for none)
+    #[arg(long = "memory-swap", value_name = "SIZE")]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", value_name = "SIZE")]
+    pub memory_reservation: Option<String>,
+    /// Kernel TCP buffer memory limit (cgroup v1)
+    #[arg(long = "kernel-memory-tcp", value_name = "SIZE")]
+    pub kernel_memory_tcp: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-shares", value_name = "N")]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS quota in microseconds per period (-1 for none)
+    #[arg(long = "cpu-quota", value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds
+    #[arg(long = "cpu-period", value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// Realtime period in microseconds (cgroup v1)
+    #[arg(long = "cpu-rt-period", value_name = "US")]
+    pub cpu_rt_period: Option<u64>,
+    /// Realtime runtime in microseconds (cgroup v1)
+    #[arg(long = "cpu-rt-runtime", value_name = "US")]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs the container may use (e.g. 0-1)
+    #[arg(long = "cpuset-cpus", value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use
+    #[arg(long = "cpuset-mems", value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (-1 or 0 for none)
+    #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10-1000)
+    #[arg(long = "blkio-weight", value_name = "N")]
+    pub blkio_weight: Option<u16>,
+    /// Container id
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Print the stats once and exit
+    #[arg(long)]
+    pub stats: bool,
+    /// Time between stats lines (e.g. 5s, 500ms)
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub interval: String,
+    /// Container id
+    #[arg(value_name = "ID")]
+    pub id: String,
 }

@@ -14,12 +14,14 @@ pub mod hooks;
 pub mod init;
 pub mod lifecycle;
 pub mod process;
+pub mod shim;
 pub mod signal;
 pub mod spec;
 pub mod store;
 pub mod sys;
 pub mod terminal;
 pub mod timestamp;
+pub mod units;
 
 /// The name a value has in JSON (its serde rename): how OCI spells an enum
 /// variant such as `CAP_KILL` or `RLIMIT_NOFILE`.

@@ -25,6 +25,15 @@ fn main() {
     let to_file = logging::init(&cli.global);
     let code = match commands::dispatch(cli) {
         Ok(code) => code,
+        // `husk list | head`: a closed stdout is the reader's choice, not an error.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            141
+        }
         Err(e) => {
             let msg = format!("{e:#}");
             log::error!("{msg}");

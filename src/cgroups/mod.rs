@@ -7,6 +7,7 @@
 //! delete, kill --all, ps, pause/resume, update, events/stats, the shim.
 
 pub mod devices;
+pub mod stats;
 pub mod v1;
 pub mod v2;
 
@@ -268,6 +269,8 @@ pub trait Driver {
     fn remove(&self) -> Result<()>;
     /// What to store in the record so a later invocation finds the cgroup.
     fn record(&self) -> CgroupRecord;
+    /// Usage counters (cpu, memory, pids, io, hugetlb) in runc's shape.
+    fn stats(&self) -> stats::Stats;
 }
 
 /// Builds the driver for a new container.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
+use super::stats::{parse_blkio_v1, read_keyed, read_u64, Hugetlb, MemoryEntry, Stats};
 use super::{devices, mkdir_all, read, read_pids, remove_made, write, CgroupError, Driver, Result};
 use crate::store::CgroupRecord;
 
@@ -310,6 +311,110 @@ impl Driver for V1 {
             created: self.made.clone(),
         }
     }
+
+    fn stats(&self) -> Stats {
+        let mut s = Stats::default();
+        if let Some(d) = self.dir("cpuacct") {
+            s.cpu.usage.total = read_u64(d, "cpuacct.usage");
+            s.cpu.usage.percpu = std::fs::read_to_string(d.join("cpuacct.usage_percpu"))
+                .map(|t| {
+                    t.split_whitespace()
+                        .filter_map(|v| v.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            // cpuacct.stat counts USER_HZ ticks.
+            let ns_per_tick = 1_000_000_000 / clock_ticks();
+            let st = read_keyed(d, "cpuacct.stat");
+            s.cpu.usage.user = st.get("user").copied().unwrap_or(0) * ns_per_tick;
+            s.cpu.usage.kernel = st.get("system").copied().unwrap_or(0) * ns_per_tick;
+        }
+        if let Some(d) = self.dir("cpu") {
+            let st = read_keyed(d, "cpu.stat");
+            s.cpu.throttling.periods = st.get("nr_periods").copied().unwrap_or(0);
+            s.cpu.throttling.throttled_periods = st.get("nr_throttled").copied().unwrap_or(0);
+            s.cpu.throttling.throttled_time = st.get("throttled_time").copied().unwrap_or(0);
+        }
+        if let Some(d) = self.dir("memory") {
+            let entry = |prefix: &str| MemoryEntry {
+                limit: read_u64(d, &format!("{prefix}limit_in_bytes")),
+                usage: read_u64(d, &format!("{prefix}usage_in_bytes")),
+                max: read_u64(d, &format!("{prefix}max_usage_in_bytes")),
+                failcnt: read_u64(d, &format!("{prefix}failcnt")),
+            };
+            s.memory.usage = entry("memory.");
+            s.memory.swap = entry("memory.memsw.");
+            s.memory.kernel = entry("memory.kmem.");
+            s.memory.kernel_tcp = entry("memory.kmem.tcp.");
+            s.memory.raw = read_keyed(d, "memory.stat");
+            s.memory.cache = s
+                .memory
+                .raw
+                .get("total_cache")
+                .or(s.memory.raw.get("cache"))
+                .copied()
+                .unwrap_or(0);
+            s.memory.oom_kills = read_keyed(d, "memory.oom_control")
+                .get("oom_kill")
+                .copied()
+                .unwrap_or(0);
+        }
+        if let Some(d) = self.dir("pids") {
+            s.pids.current = read_u64(d, "pids.current");
+            s.pids.limit = read_u64(d, "pids.max");
+        }
+        if let Some(d) = self.dir("blkio") {
+            let read = |f: &str| {
+                std::fs::read_to_string(d.join(f))
+                    .map(|t| parse_blkio_v1(&t))
+                    .unwrap_or_default()
+            };
+            s.blkio.io_service_bytes_recursive = read("blkio.throttle.io_service_bytes_recursive");
+            s.blkio.io_serviced_recursive = read("blkio.throttle.io_serviced_recursive");
+        }
+        if let Some(d) = self.dir("hugetlb") {
+            for size in hugetlb_sizes(d, ".usage_in_bytes") {
+                let f = |suffix: &str| read_u64(d, &format!("hugetlb.{size}.{suffix}"));
+                s.hugetlb.insert(
+                    size.clone(),
+                    Hugetlb {
+                        usage: f("usage_in_bytes"),
+                        max: f("max_usage_in_bytes"),
+                        failcnt: f("failcnt"),
+                    },
+                );
+            }
+        }
+        s
+    }
+}
+
+/// USER_HZ, the unit of cpuacct.stat.
+fn clock_ticks() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .and_then(|t| u64::try_from(t).ok())
+        .filter(|t| *t > 0)
+        .unwrap_or(100)
+}
+
+/// Page sizes with hugetlb files ending in `suffix` in `dir` ("2MB", "1GB").
+pub(crate) fn hugetlb_sizes(dir: &Path, suffix: &str) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = rd
+        .filter_map(|e| {
+            let n = e.ok()?.file_name().into_string().ok()?;
+            n.strip_prefix("hugetlb.")?
+                .strip_suffix(suffix)
+                .map(str::to_string)
+        })
+        .filter(|s| !s.contains('.'))
+        .collect();
+    v.sort();
+    v
 }
 
 /// Memory and memory+swap must be written in an order the kernel accepts:

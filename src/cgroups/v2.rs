@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
+use super::stats::{parse_io_stat_v2, read_keyed, read_u64, Hugetlb, MemoryEntry, Stats};
 use super::{mkdir_all, read, read_pids, remove_made, write, CgroupError, Driver, Result};
 use crate::store::CgroupRecord;
 
@@ -309,6 +310,58 @@ impl Driver for V2 {
             paths: [(String::new(), self.dir.clone())].into(),
             created: self.made.clone(),
         }
+    }
+
+    fn stats(&self) -> Stats {
+        let d = &self.dir;
+        let mut s = Stats::default();
+        let cpu = read_keyed(d, "cpu.stat");
+        let us = |k: &str| cpu.get(k).copied().unwrap_or(0) * 1000;
+        s.cpu.usage.total = us("usage_usec");
+        s.cpu.usage.user = us("user_usec");
+        s.cpu.usage.kernel = us("system_usec");
+        s.cpu.throttling.periods = cpu.get("nr_periods").copied().unwrap_or(0);
+        s.cpu.throttling.throttled_periods = cpu.get("nr_throttled").copied().unwrap_or(0);
+        s.cpu.throttling.throttled_time = us("throttled_usec");
+        let events = read_keyed(d, "memory.events");
+        s.memory.usage = MemoryEntry {
+            limit: read_u64(d, "memory.max"),
+            usage: read_u64(d, "memory.current"),
+            max: read_u64(d, "memory.peak"),
+            failcnt: events.get("max").copied().unwrap_or(0),
+        };
+        s.memory.swap = MemoryEntry {
+            limit: read_u64(d, "memory.swap.max"),
+            usage: read_u64(d, "memory.swap.current"),
+            max: read_u64(d, "memory.swap.peak"),
+            failcnt: 0,
+        };
+        s.memory.raw = read_keyed(d, "memory.stat");
+        s.memory.cache = s.memory.raw.get("file").copied().unwrap_or(0);
+        s.memory.oom_kills = events.get("oom_kill").copied().unwrap_or(0);
+        s.pids.current = read_u64(d, "pids.current");
+        s.pids.limit = read_u64(d, "pids.max");
+        if let Ok(t) = std::fs::read_to_string(d.join("io.stat")) {
+            let (bytes, ios) = parse_io_stat_v2(&t);
+            s.blkio.io_service_bytes_recursive = bytes;
+            s.blkio.io_serviced_recursive = ios;
+        }
+        for size in super::v1::hugetlb_sizes(d, ".current") {
+            let f = |suffix: &str| read_u64(d, &format!("hugetlb.{size}.{suffix}"));
+            let failcnt = read_keyed(d, &format!("hugetlb.{size}.events"))
+                .get("max")
+                .copied()
+                .unwrap_or(0);
+            s.hugetlb.insert(
+                size.clone(),
+                Hugetlb {
+                    usage: f("current"),
+                    max: 0,
+                    failcnt,
+                },
+            );
+        }
+        s
     }
 }
 

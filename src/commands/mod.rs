@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
@@ -13,6 +14,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use std::path::PathBuf;
 
@@ -62,6 +64,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Pause(a) => pause::pause(a, g),
         Command::Resume(a) => pause::resume(a, g),
         Command::Exec(a) => exec::run(a, g),
+        Command::Update(a) => update::run(a, g),
+        Command::Events(a) => events::run(a, g),
         Command::Features => features::run(),
     }
 }

@@ -84,6 +84,7 @@ pub fn create(store: &Store, id: &str, mut opts: CreateOptions) -> Result<Create
         exit: None,
         restart_count: 0,
         own_pid_ns: false,
+        resources: None,
     };
     let mut ct = store.create(id, record)?;
     let mut progress = Progress::default();
@@ -242,7 +243,11 @@ fn clone_init(
             cg.add(pid)?;
             parent_end.send(&Msg::Go(pid.as_raw()))?; // sync 1
             loop {
-                let (msg, fd) = parent_end.recv_with_fd("the init to finish its setup")?;
+                let (msg, fd) = match parent_end.recv_with_fd("its setup") {
+                    Ok(m) => m,
+                    Err(sync::SyncError::Closed { .. }) => return Err(died_during_setup(pid)),
+                    Err(e) => return Err(e.into()),
+                };
                 match msg {
                     Msg::Hooks => {
                         // sync 2: the namespaces exist, the rootfs is mounted.
@@ -291,6 +296,26 @@ fn clone_init(
             }
         }
     }
+}
+
+/// The init vanished without a word: say how it died (a SIGKILL during
+/// setup is nearly always the memory limit).
+fn died_during_setup(pid: Pid) -> ContainerError {
+    let how = match linux::wait_raw(pid, 0) {
+        Ok((_, st)) if libc::WIFSIGNALED(st) && libc::WTERMSIG(st) == libc::SIGKILL => {
+            "was killed by SIGKILL during its setup (is the memory limit too low?)".to_string()
+        }
+        Ok((_, st)) if libc::WIFSIGNALED(st) => format!(
+            "was killed by signal {} during its setup",
+            libc::WTERMSIG(st)
+        ),
+        Ok((_, st)) if libc::WIFEXITED(st) => format!(
+            "exited with status {} during its setup",
+            libc::WEXITSTATUS(st)
+        ),
+        _ => "exited during its setup".to_string(),
+    };
+    ContainerError::Init(format!("the container init {how}"))
 }
 
 /// The namespaces the runtime itself must switch before the clone (a

@@ -82,7 +82,7 @@ pub enum SyncError {
         #[source]
         source: nix::Error,
     },
-    #[error("the {peer} exited before {expected}")]
+    #[error("the {peer} exited while the runtime waited for {expected}")]
     Closed {
         peer: &'static str,
         expected: &'static str,

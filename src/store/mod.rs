@@ -352,6 +352,7 @@ mod tests {
             exit: None,
             restart_count: 0,
             own_pid_ns: true,
+            resources: None,
         }
     }
 

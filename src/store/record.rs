@@ -45,6 +45,10 @@ pub struct Record {
     /// The init has its own pid namespace (kill --all then kills only the init's tree).
     #[serde(default)]
     pub own_pid_ns: bool,
+    /// The resources in force after `update` (OCI LinuxResources JSON);
+    /// None while they are still those of config.json.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<serde_json::Value>,
 }
 
 /// Where the container's cgroups are and which directories husk made.
