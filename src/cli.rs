@@ -49,6 +49,18 @@ pub struct Global {
     /// Accepted for runc compatibility (true, false or auto); husk detects rootless mode itself
     #[arg(long, global = true, value_name = "MODE", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
+
+    /// Start a monitor (shim) for detached containers: auto = unless the
+    /// caller is an engine that reaps its children (conmon, containerd-shim)
+    #[arg(long, global = true, value_enum, env = "HUSK_SHIM", default_value_t = ShimMode::Auto)]
+    pub shim: ShimMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShimMode {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,8 +105,18 @@ pub enum Command {
     Exec(ExecArgs),
     /// Change the resources of a running container
     Update(UpdateArgs),
-    /// Print a container's stats and OOM events as JSON lines
+    /// Print a container's lifecycle events (or, with --stats/--interval, runc's stats stream)
     Events(EventsArgs),
+    /// Stop containers: the stop signal, then SIGKILL after the timeout
+    Stop(StopArgs),
+    /// Stop a container and start it again with the same config and id
+    Restart(RestartArgs),
+    /// Wait until containers exit (or run, or are healthy)
+    Wait(WaitArgs),
+    /// Print the stdout and stderr of a detached container
+    Logs(LogsArgs),
+    #[command(name = "__recreate", hide = true)]
+    Recreate(IdArg),
     /// Print what this runtime supports, as OCI features JSON
     Features,
 }
@@ -133,9 +155,71 @@ pub struct CreateArgs {
     /// Pass N extra fds (3 .. 3+N-1) to the container process
     #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Container id
     #[arg(value_name = "ID")]
     pub id: String,
+}
+
+/// The shim's policy; each flag overrides the bundle's `husk.*` annotation of the same name.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// Restart policy: no, on-failure[:N], always, unless-stopped
+    #[arg(long, value_name = "POLICY", help_heading = "Monitor")]
+    pub restart: Option<String>,
+    /// Signal `stop` sends first (default TERM)
+    #[arg(long = "stop-signal", value_name = "SIGNAL", help_heading = "Monitor")]
+    pub stop_signal: Option<String>,
+    /// Time `stop` waits before SIGKILL (default 10s)
+    #[arg(
+        long = "stop-timeout",
+        value_name = "DURATION",
+        help_heading = "Monitor"
+    )]
+    pub stop_timeout: Option<String>,
+    /// Health check: a shell command run in the container; exit 0 = healthy
+    #[arg(long = "health-cmd", value_name = "CMD", help_heading = "Monitor")]
+    pub health_cmd: Option<String>,
+    /// Health check: a TCP port on 127.0.0.1 in the container's network namespace
+    #[arg(long = "health-tcp", value_name = "PORT", help_heading = "Monitor")]
+    pub health_tcp: Option<String>,
+    /// Health check: an http:// URL fetched in the container's network namespace; 2xx/3xx = healthy
+    #[arg(long = "health-http", value_name = "URL", help_heading = "Monitor")]
+    pub health_http: Option<String>,
+    /// Health check: a path that must exist in the container
+    #[arg(long = "health-file", value_name = "PATH", help_heading = "Monitor")]
+    pub health_file: Option<String>,
+    /// Time between health checks (default 30s)
+    #[arg(
+        long = "health-interval",
+        value_name = "DURATION",
+        help_heading = "Monitor"
+    )]
+    pub health_interval: Option<String>,
+    /// Time a health check may take (default 30s)
+    #[arg(
+        long = "health-timeout",
+        value_name = "DURATION",
+        help_heading = "Monitor"
+    )]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures that make the container unhealthy (default 3)
+    #[arg(long = "health-retries", value_name = "N", help_heading = "Monitor")]
+    pub health_retries: Option<String>,
+    /// Failures in this time after start do not count (default 0s)
+    #[arg(
+        long = "health-start-period",
+        value_name = "DURATION",
+        help_heading = "Monitor"
+    )]
+    pub health_start_period: Option<String>,
+    /// Rotate the container log at this size (default 10m)
+    #[arg(long = "log-max-size", value_name = "SIZE", help_heading = "Monitor")]
+    pub log_max_size: Option<String>,
+    /// Rotated log files to keep (default 3)
+    #[arg(long = "log-max-files", value_name = "N", help_heading = "Monitor")]
+    pub log_max_files: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -310,12 +394,74 @@ pub struct UpdateArgs {
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
-    /// Print the stats once and exit
+    /// Print the container's stats once, in runc's form, and exit
     #[arg(long)]
     pub stats: bool,
-    /// Time between stats lines (e.g. 5s, 500ms)
-    #[arg(long, value_name = "DURATION", default_value = "5s")]
-    pub interval: String,
+    /// runc's stream: stats every DURATION and oom events (e.g. 5s)
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<String>,
+    /// Keep printing new events as they happen
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only events after this time (RFC 3339) or this long ago (e.g. 10m)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Container id (default: every container)
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds (or a duration such as 500ms) to wait before SIGKILL (default: the container's stop timeout)
+    #[arg(short = 't', long, value_name = "TIME")]
+    pub time: Option<String>,
+    /// Container ids
+    #[arg(value_name = "ID", required = true)]
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Seconds (or a duration) to wait before SIGKILL (default: the container's stop timeout)
+    #[arg(short = 't', long, value_name = "TIME")]
+    pub time: Option<String>,
+    /// Container id
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Condition {
+    Exited,
+    Running,
+    Healthy,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// What to wait for
+    #[arg(long, value_enum, default_value_t = Condition::Exited)]
+    pub condition: Condition,
+    /// Give up after this long (e.g. 30s), with an error
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Container ids
+    #[arg(value_name = "ID", required = true)]
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep printing new output
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only the last N lines
+    #[arg(short = 'n', long, value_name = "N")]
+    pub tail: Option<usize>,
+    /// Prefix each line with its time (RFC 3339)
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
     /// Container id
     #[arg(value_name = "ID")]
     pub id: String,

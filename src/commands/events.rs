@@ -1,51 +1,104 @@
-//! `husk events ID`: runc's event stream — a `stats` line every interval
-//! and an `oom` line whenever the memory controller kills in the
-//! container's cgroup; `--stats` prints one stats line and exits.
+//! `husk events [--follow] [--since T] [ID]`: lifecycle events, one JSON
+//! line each, from the containers' events files. `--stats` prints runc's
+//! stats document once; `--interval D` is runc's stream (stats every D and
+//! an `oom` line when the memory controller kills).
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, Result};
+use husk::shim::events::{self, Event};
 use serde_json::json;
 
 use crate::cli::{EventsArgs, Global};
 
 pub fn run(a: EventsArgs, g: &Global) -> Result<i32> {
-    let interval = husk::units::parse_duration(&a.interval)?;
+    let store = super::existing_store(g);
+    if a.stats || a.interval.is_some() {
+        let id =
+            a.id.clone()
+                .ok_or_else(|| anyhow!("--stats and --interval need a container id"))?;
+        return stats(&store, &id, a.stats, a.interval.as_deref().unwrap_or("5s"));
+    }
+    let since = match &a.since {
+        None => None,
+        Some(s) => Some(match husk::timestamp::parse(s) {
+            Some(t) => t,
+            None => SystemTime::now() - husk::units::parse_duration(s)?,
+        }),
+    };
+    let since = since.map(husk::timestamp::format);
+    if let Some(id) = &a.id {
+        store.load(id)?; // "container does not exist"
+    }
+    let mut printed: std::collections::HashMap<String, String> = Default::default();
+    let mut out = std::io::stdout().lock();
+    loop {
+        let ids = match &a.id {
+            Some(id) => vec![id.clone()],
+            None => store.ids()?,
+        };
+        let mut batch: Vec<Event> = Vec::new();
+        for id in &ids {
+            let floor = printed.get(id).cloned().or_else(|| since.clone());
+            batch.extend(
+                events::read(&store.dir(id))
+                    .into_iter()
+                    .filter(|e| floor.as_ref().is_none_or(|f| &e.time > f)),
+            );
+        }
+        batch.sort_by(|x, y| x.time.cmp(&y.time));
+        for e in &batch {
+            writeln!(out, "{}", serde_json::to_string(e)?)?;
+            printed.insert(e.id.clone(), e.time.clone());
+        }
+        out.flush()?;
+        if !a.follow {
+            return Ok(0);
+        }
+        if let Some(id) = &a.id {
+            if store.load(id).is_err() {
+                return Ok(0);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// runc's `events --stats` and `events --interval`.
+fn stats(store: &husk::store::Store, id: &str, once: bool, interval: &str) -> Result<i32> {
+    let interval = husk::units::parse_duration(interval)?;
     if interval.is_zero() {
         return Err(anyhow!("--interval must be more than zero"));
     }
-    let store = super::existing_store(g);
-    let rec = store.load(&a.id)?;
+    let rec = store.load(id)?;
     let cg = husk::cgroups::from_record(&rec.cgroup)
-        .ok_or_else(|| anyhow!("container {:?} has no cgroup", a.id))?;
-    let stats_line = || {
+        .ok_or_else(|| anyhow!("container {id:?} has no cgroup"))?;
+    let line = || {
         let mut s = cg.stats();
         s.network_interfaces = husk::cgroups::stats::network(rec.pid);
-        json!({"type": "stats", "id": a.id, "data": s})
+        json!({"type": "stats", "id": id, "data": s})
     };
     let mut out = std::io::stdout().lock();
-    if a.stats {
-        writeln!(out, "{}", stats_line())?;
+    if once {
+        writeln!(out, "{}", line())?;
         return Ok(0);
     }
     let mut ooms = cg.stats().memory.oom_kills;
     let mut next = Instant::now();
     loop {
-        // Stop once the container is gone (runc does the same).
-        let rec = match store.load(&a.id) {
+        let rec = match store.load(id) {
             Ok(r) => r,
             Err(_) => return Ok(0),
         };
-        let now = Instant::now();
-        if now >= next {
-            writeln!(out, "{}", stats_line())?;
+        if Instant::now() >= next {
+            writeln!(out, "{}", line())?;
             out.flush()?;
-            next = now + interval;
+            next = Instant::now() + interval;
         }
         let kills = cg.stats().memory.oom_kills;
         if kills > ooms {
-            writeln!(out, "{}", json!({"type": "oom", "id": a.id}))?;
+            writeln!(out, "{}", json!({"type": "oom", "id": id}))?;
             out.flush()?;
             ooms = kills;
         }

@@ -36,22 +36,34 @@ pub fn run(a: ListArgs, g: &Global) -> Result<i32> {
             println!("{}", serde_json::to_string(&v)?);
         }
         Format::Table => {
+            use husk::container::state;
             let rows: Vec<Vec<String>> = docs
                 .iter()
                 .map(|(r, p)| {
                     let pid = if p.has_process() { r.pid } else { 0 };
+                    let exit = r.exit.as_ref().map_or("-".to_string(), |e| match e.code {
+                        Some(c) => format!("{c} ({})", e.reason),
+                        None => format!("? ({})", e.reason),
+                    });
                     vec![
                         r.id.clone(),
                         pid.to_string(),
                         p.oci_status().as_str().to_string(),
+                        p.as_str().to_string(),
+                        exit,
+                        state::health(r).unwrap_or("-").to_string(),
+                        r.restart_count.to_string(),
+                        state::uptime(r, *p).unwrap_or_else(|| "-".into()),
                         r.bundle.display().to_string(),
                         r.created.clone(),
-                        r.owner.clone(),
                     ]
                 })
                 .collect();
             super::print_table(
-                &["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+                &[
+                    "ID", "PID", "STATUS", "PHASE", "EXIT", "HEALTH", "RESTARTS", "UPTIME",
+                    "BUNDLE", "CREATED",
+                ],
                 &rows,
             );
         }

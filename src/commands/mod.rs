@@ -8,13 +8,16 @@ mod exec;
 mod features;
 mod kill;
 mod list;
+mod logs;
 mod pause;
 mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod stop;
 mod update;
+mod wait;
 
 use std::path::PathBuf;
 
@@ -66,6 +69,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Exec(a) => exec::run(a, g),
         Command::Update(a) => update::run(a, g),
         Command::Events(a) => events::run(a, g),
+        Command::Stop(a) => stop::run(a, g),
+        Command::Restart(a) => stop::restart(a, g),
+        Command::Wait(a) => wait::run(a, g),
+        Command::Logs(a) => logs::run(a, g),
+        Command::Recreate(a) => stop::recreate_for_shim(&a.id, g),
         Command::Features => features::run(),
     }
 }

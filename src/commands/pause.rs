@@ -14,6 +14,8 @@ fn freeze(a: &IdArg, g: &Global, cmd: Command, frozen: bool) -> Result<i32> {
     cg.freeze(frozen)?;
     ct.record.phase = next;
     ct.save()?;
+    let kind = if frozen { "paused" } else { "resumed" };
+    husk::shim::events::append(&ct.dir, &husk::shim::events::Event::new(kind, &ct.id));
     Ok(0)
 }
 

@@ -14,7 +14,7 @@ use crate::cli::{Global, RunArgs};
 pub fn run(a: RunArgs, g: &Global) -> Result<i32> {
     let store = super::store(g)?;
     let id = a.create.id.clone();
-    let mut opts = super::create::options(&a.create);
+    let mut opts = super::create::options(&a.create, g, a.detach);
     // In the foreground without --console-socket, husk is the other end of the terminal.
     let mut peer: Option<OwnedFd> = None;
     if !a.detach && opts.console_socket.is_none() {

@@ -30,6 +30,21 @@ use crate::sys::linux::{self, Forked};
 use crate::sys::LinuxSys;
 use crate::terminal;
 
+/// Who becomes the parent of the container init, and so collects its exit.
+#[derive(Debug, Default)]
+pub enum Monitor {
+    /// The caller: an engine that reaps its children (conmon,
+    /// containerd-shim), or `run` waiting in the foreground.
+    #[default]
+    Caller,
+    /// A new shim, started for this container (create and `run -d` from a
+    /// shell); the container's stdout and stderr go to its logs.
+    NewShim,
+    /// The running shim, recreating its container for a restart: the
+    /// init's stdin, stdout and stderr are these.
+    Existing { stdio: [OwnedFd; 3] },
+}
+
 /// What `create` and `run` were asked for on the command line.
 #[derive(Debug, Default)]
 pub struct CreateOptions {
@@ -42,6 +57,9 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
+    pub monitor: Monitor,
+    /// Shim policy from the command line; laid over the bundle's `husk.*` annotations.
+    pub policy: crate::shim::policy::Settings,
 }
 
 /// A container whose init is blocked on exec.fifo.
@@ -56,12 +74,27 @@ pub struct Created {
 struct Progress {
     cgroup: Option<Box<dyn Driver>>,
     child: Option<Pid>,
+    /// The init is our own child (not the shim's): reap it on undo.
+    child_is_ours: bool,
+    /// A shim waiting for our word; dropping it makes it kill the init and go.
+    shim: Option<crate::shim::spawn::Pending>,
 }
 
 pub fn create(store: &Store, id: &str, mut opts: CreateOptions) -> Result<Created> {
     crate::store::validate_id(id)?;
     let bundle = Bundle::load(&opts.bundle)?;
     check_terminal(&bundle.spec, &opts)?;
+    let annotations = bundle
+        .spec
+        .annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let policy = crate::shim::policy::Settings::from_annotations(&annotations)
+        .overlaid(opts.policy.clone())
+        .policy()
+        .map_err(|e| ContainerError::Usage(e.to_string()))?;
     let record = Record {
         id: id.into(),
         phase: Phase::Creating,
@@ -85,16 +118,86 @@ pub fn create(store: &Store, id: &str, mut opts: CreateOptions) -> Result<Create
         restart_count: 0,
         own_pid_ns: false,
         resources: None,
+        shim: None,
+        policy,
+        stop: None,
+        health: None,
     };
     let mut ct = store.create(id, record)?;
     let mut progress = Progress::default();
     match setup(&mut ct, &bundle, &mut opts, &mut progress) {
-        Ok(pid) => Ok(Created {
-            container: ct,
-            pid,
-            spec: bundle.spec,
-        }),
-        Err(e) => Err(undo(ct, progress, e)),
+        Ok(pid) => {
+            crate::shim::events::append(
+                &ct.dir,
+                &crate::shim::events::Event::new("created", id).with("pid", pid.as_raw()),
+            );
+            if let Some(shim) = progress.shim.take() {
+                shim.release();
+            }
+            Ok(Created {
+                container: ct,
+                pid,
+                spec: bundle.spec,
+            })
+        }
+        Err(e) => Err(undo(ct, progress, e, true)),
+    }
+}
+
+/// A restart: the same container, id and state directory (record, logs,
+/// events kept), a new init from the stored config. The running shim
+/// passes `Monitor::Existing`; `husk restart` a new shim or the caller.
+pub fn recreate(store: &Store, id: &str, monitor: Monitor) -> Result<Created> {
+    let mut ct = store.lock(id)?;
+    // Whatever is left of the last run goes first.
+    if let Some(cg) = cgroups::from_record(&ct.record.cgroup) {
+        super::kill::signal_all(&ct, Signal::SIGKILL).ok();
+        cg.remove()?;
+    }
+    let _ = fs::remove_file(ct.path(EXEC_FIFO));
+    let config_bytes = fs::read(ct.path(crate::store::CONFIG_FILE)).map_err(|source| {
+        crate::store::StoreError::Read {
+            path: ct.path(crate::store::CONFIG_FILE),
+            source,
+        }
+    })?;
+    let spec = crate::bundle::parse(&config_bytes).map_err(|msg| {
+        crate::bundle::BundleError::ParseConfig {
+            path: ct.path(crate::store::CONFIG_FILE),
+            msg,
+        }
+    })?;
+    let bundle = Bundle {
+        dir: ct.record.bundle.clone(),
+        config_bytes,
+        spec,
+        rootfs: ct.record.rootfs.clone(),
+    };
+    ct.record.phase = Phase::Creating;
+    ct.record.exit = None;
+    ct.record.stop = None;
+    ct.record.cgroup = Default::default();
+    let mut opts = CreateOptions {
+        monitor,
+        ..Default::default()
+    };
+    let mut progress = Progress::default();
+    match setup(&mut ct, &bundle, &mut opts, &mut progress) {
+        Ok(pid) => {
+            crate::shim::events::append(
+                &ct.dir,
+                &crate::shim::events::Event::new("created", id).with("pid", pid.as_raw()),
+            );
+            if let Some(shim) = progress.shim.take() {
+                shim.release();
+            }
+            Ok(Created {
+                container: ct,
+                pid,
+                spec: bundle.spec,
+            })
+        }
+        Err(e) => Err(undo(ct, progress, e, false)),
     }
 }
 
@@ -165,6 +268,21 @@ fn setup(
         (Some(path), None) => Some(terminal::connect(path)?),
         (None, None) => None,
     };
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    // The init's stdio: the caller's, or (under a shim) /dev/null and the
+    // pipes the shim reads into the logs.
+    let mut log_pipes = None;
+    let under_new_shim = matches!(opts.monitor, Monitor::NewShim);
+    let stdio: Option<[OwnedFd; 3]> = match std::mem::take(&mut opts.monitor) {
+        Monitor::Caller => None,
+        Monitor::Existing { stdio } => Some(stdio),
+        Monitor::NewShim if terminal => None,
+        Monitor::NewShim => {
+            let (stdio, pipes) = crate::shim::spawn::log_pipes()?;
+            log_pipes = Some(pipes);
+            Some(stdio)
+        }
+    };
     let (parent_end, child_end) = sync::pair()?;
     let cfg = InitConfig {
         id: &ct.id,
@@ -183,13 +301,32 @@ fn setup(
             ns.creates(LinuxNamespaceType::Cgroup),
         ),
         setgroups_allowed: !rootless,
-        runtime_fds: vec![ct.lock_fd()],
+        runtime_fds: vec![ct.lock_fd(), parent_end.raw_fd()],
+        stdio: stdio
+            .as_ref()
+            .map(|s| [s[0].as_raw_fd(), s[1].as_raw_fd(), s[2].as_raw_fd()]),
     };
 
-    let pid = clone_init(&cfg, spec, parent_end, child_end, progress)?;
+    let pid = if under_new_shim {
+        let (pid, pending) = crate::shim::spawn::launch(&cfg, spec, ct, child_end, log_pipes)?;
+        progress.child = Some(pid);
+        progress.shim = Some(pending);
+        drop(stdio);
+        pid
+    } else {
+        let pid = spawn_init(&cfg, spec, child_end)?;
+        progress.child = Some(pid);
+        progress.child_is_ours = true;
+        drop(stdio);
+        pid
+    };
+    supervise_setup(&cfg, spec, pid, &parent_end, progress)?;
     ct.record.pid = pid.as_raw();
     ct.record.pid_start = process::stat(pid).map(|s| s.start).unwrap_or(0);
     ct.record.phase = Phase::Created;
+    if let Some(shim) = &progress.shim {
+        ct.record.shim = crate::store::ProcessRef::of(shim.pid().as_raw());
+    }
     ct.save()?;
     if let Some(p) = &opts.pid_file {
         write_pid_file(p, pid)?;
@@ -197,14 +334,8 @@ fn setup(
     Ok(pid)
 }
 
-/// Clones the init and walks it through sync points 1–3.
-fn clone_init(
-    cfg: &InitConfig,
-    spec: &Spec,
-    parent_end: Channel,
-    child_end: Channel,
-    progress: &mut Progress,
-) -> Result<Pid> {
+/// Clones the init (the child never returns from here).
+pub(crate) fn spawn_init(cfg: &InitConfig, spec: &Spec, child_end: Channel) -> Result<Pid> {
     let restore = enter_runtime_side_namespaces(cfg.ns, spec)?;
     // The init is in its pid namespace (maybe a pod's, shared) from its
     // first instruction, holding the host's root and our caller's fds: it
@@ -220,7 +351,6 @@ fn clone_init(
     if let Ok(Forked::Child) = forked {
         // The child never returns into the runtime's code: init::main ends in
         // execve or exit. (It must not undo the parent's namespace switch either.)
-        drop(parent_end);
         init::main(&LinuxSys, cfg, child_end)
     }
     restore.back()?;
@@ -228,71 +358,68 @@ fn clone_init(
         Forked::Child => unreachable!("the child branch never returns"),
         Forked::Parent(pid) => {
             drop(child_end);
-            progress.child = Some(pid);
             log::debug!("container {}: init is pid {pid}", cfg.id);
-            if cfg.ns.creates(LinuxNamespaceType::User) {
-                write_id_maps(pid, spec)?;
+            Ok(pid)
+        }
+    }
+}
+
+/// Walks a freshly cloned init through sync points 1–3.
+fn supervise_setup(
+    cfg: &InitConfig,
+    spec: &Spec,
+    pid: Pid,
+    parent_end: &Channel,
+    progress: &Progress,
+) -> Result<()> {
+    if cfg.ns.creates(LinuxNamespaceType::User) {
+        write_id_maps(pid, spec)?;
+    }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        write_oom_score_adj(pid, adj)?;
+    }
+    let cg = progress
+        .cgroup
+        .as_ref()
+        .expect("the cgroup exists before the clone");
+    cg.add(pid)?;
+    parent_end.send(&Msg::Go(pid.as_raw()))?; // sync 1
+    loop {
+        let (msg, fd) = match parent_end.recv_with_fd("its setup") {
+            Ok(m) => m,
+            Err(sync::SyncError::Closed { .. }) => {
+                return Err(died_during_setup(pid, progress.child_is_ours))
             }
-            if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-                write_oom_score_adj(pid, adj)?;
-            }
-            let cg = progress
-                .cgroup
-                .as_ref()
-                .expect("the cgroup exists before the clone");
-            cg.add(pid)?;
-            parent_end.send(&Msg::Go(pid.as_raw()))?; // sync 1
-            loop {
-                let (msg, fd) = match parent_end.recv_with_fd("its setup") {
-                    Ok(m) => m,
-                    Err(sync::SyncError::Closed { .. }) => return Err(died_during_setup(pid)),
-                    Err(e) => return Err(e.into()),
-                };
-                match msg {
-                    Msg::Hooks => {
-                        // sync 2: the namespaces exist, the rootfs is mounted.
-                        let state = super::state::hook_state(
-                            spec,
-                            cfg.id,
-                            "creating",
-                            pid.as_raw(),
-                            cfg.bundle,
-                        );
-                        let r = hooks::run(hooks::Kind::Prestart, spec.hooks().as_ref(), &state)
-                            .and_then(|_| {
-                                hooks::run(
-                                    hooks::Kind::CreateRuntime,
-                                    spec.hooks().as_ref(),
-                                    &state,
-                                )
-                            });
-                        if let Err(e) = r {
-                            let _ = parent_end.send(&Msg::Error(e.to_string()));
-                            return Err(e.into());
-                        }
-                        parent_end.send(&Msg::HooksDone)?;
-                    }
-                    Msg::SeccompFd => {
-                        let state = super::state::hook_state(
-                            spec,
-                            cfg.id,
-                            "creating",
-                            pid.as_raw(),
-                            cfg.bundle,
-                        );
-                        send_to_seccomp_agent(spec, fd, &state)?;
-                        parent_end.send(&Msg::SeccompDone)?;
-                    }
-                    Msg::Ready => return Ok(pid), // sync 3
-                    Msg::Error(text) => return Err(ContainerError::Init(text)),
-                    got => {
-                        return Err(sync::SyncError::Unexpected {
-                            expected: "hooks, seccomp or ready",
-                            got,
-                        }
-                        .into())
-                    }
+            Err(e) => return Err(e.into()),
+        };
+        match msg {
+            Msg::Hooks => {
+                // sync 2: the namespaces exist, the rootfs is mounted.
+                let state =
+                    super::state::hook_state(spec, cfg.id, "creating", pid.as_raw(), cfg.bundle);
+                let r = hooks::run(hooks::Kind::Prestart, spec.hooks().as_ref(), &state).and_then(
+                    |_| hooks::run(hooks::Kind::CreateRuntime, spec.hooks().as_ref(), &state),
+                );
+                if let Err(e) = r {
+                    let _ = parent_end.send(&Msg::Error(e.to_string()));
+                    return Err(e.into());
                 }
+                parent_end.send(&Msg::HooksDone)?;
+            }
+            Msg::SeccompFd => {
+                let state =
+                    super::state::hook_state(spec, cfg.id, "creating", pid.as_raw(), cfg.bundle);
+                send_to_seccomp_agent(spec, fd, &state)?;
+                parent_end.send(&Msg::SeccompDone)?;
+            }
+            Msg::Ready => return Ok(()), // sync 3
+            Msg::Error(text) => return Err(ContainerError::Init(text)),
+            got => {
+                return Err(sync::SyncError::Unexpected {
+                    expected: "hooks, seccomp or ready",
+                    got,
+                }
+                .into())
             }
         }
     }
@@ -300,16 +427,22 @@ fn clone_init(
 
 /// The init vanished without a word: say how it died (a SIGKILL during
 /// setup is nearly always the memory limit).
-fn died_during_setup(pid: Pid) -> ContainerError {
-    let how = match linux::wait_raw(pid, 0) {
-        Ok((_, st)) if libc::WIFSIGNALED(st) && libc::WTERMSIG(st) == libc::SIGKILL => {
+fn died_during_setup(pid: Pid, ours: bool) -> ContainerError {
+    // Under a shim the init is not our child: its status is the shim's to reap.
+    let status = if ours {
+        linux::wait_raw(pid, 0).ok()
+    } else {
+        None
+    };
+    let how = match status {
+        Some((_, st)) if libc::WIFSIGNALED(st) && libc::WTERMSIG(st) == libc::SIGKILL => {
             "was killed by SIGKILL during its setup (is the memory limit too low?)".to_string()
         }
-        Ok((_, st)) if libc::WIFSIGNALED(st) => format!(
+        Some((_, st)) if libc::WIFSIGNALED(st) => format!(
             "was killed by signal {} during its setup",
             libc::WTERMSIG(st)
         ),
-        Ok((_, st)) if libc::WIFEXITED(st) => format!(
+        Some((_, st)) if libc::WIFEXITED(st) => format!(
             "exited with status {} during its setup",
             libc::WEXITSTATUS(st)
         ),
@@ -509,21 +642,40 @@ fn cgroup_view(layout: &Layout, rec: &crate::store::CgroupRecord, cgroupns: bool
     }
 }
 
-/// Undoes a failed create: kills the init, removes the cgroup and the
-/// state directory. Reports the original error, and the cleanup's if it failed too.
-fn undo(ct: Locked, progress: Progress, error: ContainerError) -> ContainerError {
+/// Undoes a failed create: kills the init, removes the cgroup and (for a
+/// new container) the state directory. Reports the original error, and
+/// the cleanup's if it failed too.
+fn undo(ct: Locked, progress: Progress, error: ContainerError, remove_dir: bool) -> ContainerError {
     let mut problems = Vec::new();
     if let Some(pid) = progress.child {
+        let pidfd = linux::pidfd_open(pid).ok();
         let _ = linux::kill(pid, Signal::SIGKILL);
-        let _ = linux::wait_raw(pid, 0);
+        if progress.child_is_ours {
+            let _ = linux::wait_raw(pid, 0);
+        } else if let Some(fd) = pidfd {
+            // The shim reaps it; wait until it is gone before removing its cgroup.
+            let mut fds = [nix::poll::PollFd::new(
+                std::os::fd::AsFd::as_fd(&fd),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(5000u16));
+        }
     }
+    // Dropping the pending shim tells it to go without ever taking over.
+    drop(progress.shim);
     if let Some(cg) = progress.cgroup {
         if let Err(e) = cg.remove() {
             problems.push(format!("{:#}", anyhow::Error::from(e)));
         }
     }
-    if let Err(e) = ct.remove() {
-        problems.push(format!("{:#}", anyhow::Error::from(e)));
+    if remove_dir {
+        if let Err(e) = ct.remove() {
+            problems.push(format!("{:#}", anyhow::Error::from(e)));
+        }
+    } else {
+        let mut ct = ct;
+        ct.record.phase = Phase::Error;
+        let _ = ct.save();
     }
     if problems.is_empty() {
         error

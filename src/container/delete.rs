@@ -53,7 +53,18 @@ pub fn delete(ct: Locked, force: bool) -> Result<()> {
     }
     let spec = super::start::stored_spec_with(&ct, "poststop");
     let state = super::state::hook_state_of(&ct.record, "stopped");
+    let shim = ct.record.shim;
+    crate::shim::events::append(&ct.dir, &crate::shim::events::Event::new("deleted", &ct.id));
     ct.remove()?;
+    // The shim has nothing left to watch; it would find out, but must not linger.
+    if let Some(s) = shim.filter(|s| s.alive()) {
+        if let Ok(fd) = crate::sys::linux::pidfd_open(nix::unistd::Pid::from_raw(s.pid)) {
+            let _ = crate::sys::linux::pidfd_send_signal(
+                std::os::fd::AsFd::as_fd(&fd),
+                Signal::SIGKILL,
+            );
+        }
+    }
     if let Some(spec) = spec {
         hooks::run_warn(hooks::Kind::Poststop, spec.hooks().as_ref(), &state);
     }

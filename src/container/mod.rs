@@ -9,6 +9,7 @@ pub mod exec;
 pub mod kill;
 pub mod start;
 pub mod state;
+pub mod stop;
 pub mod update;
 pub mod wait;
 

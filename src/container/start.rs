@@ -25,6 +25,10 @@ pub fn start(ct: &mut Locked) -> Result<()> {
     ct.record.phase = Phase::Running;
     ct.record.started = Some(crate::timestamp::now());
     ct.save()?;
+    crate::shim::events::append(
+        &ct.dir,
+        &crate::shim::events::Event::new("started", &ct.id).with("pid", ct.record.pid),
+    );
     if let Some(spec) = stored_spec_with(ct, "poststart") {
         let state = super::state::hook_state_of(&ct.record, "running");
         hooks::run_warn(hooks::Kind::Poststart, spec.hooks().as_ref(), &state);

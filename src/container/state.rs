@@ -37,6 +37,43 @@ pub struct Document<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished: Option<&'a str>,
     pub restart_count: u32,
+    /// The shim: "running", "gone" (killed: exits go unrecorded), or "none" (an engine reaps).
+    pub monitor: &'static str,
+    /// starting, healthy, unhealthy; absent without a health check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<&'a str>,
+}
+
+/// The shim's state, as `state` and `list` show it.
+pub fn monitor(rec: &Record) -> &'static str {
+    match rec.shim {
+        Some(s) if s.alive() => "running",
+        Some(_) if rec.phase.is_finished() => "exited",
+        Some(_) => "gone",
+        None => "none",
+    }
+}
+
+/// The health status the shim recorded.
+pub fn health(rec: &Record) -> Option<&str> {
+    rec.health.as_ref()?.get("status")?.as_str()
+}
+
+/// How long the current run has lasted, for a running container ("1h2m3s").
+pub fn uptime(rec: &Record, phase: Phase) -> Option<String> {
+    if !matches!(phase, Phase::Running | Phase::Paused | Phase::Stopping) {
+        return None;
+    }
+    let started = crate::timestamp::parse(rec.started.as_deref()?)?;
+    let s = std::time::SystemTime::now()
+        .duration_since(started)
+        .ok()?
+        .as_secs();
+    Some(match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{}s", s / 60, s % 60),
+        _ => format!("{}h{}m", s / 3600, s / 60 % 60),
+    })
 }
 
 pub fn document(rec: &Record, phase: Phase) -> Document<'_> {
@@ -58,6 +95,8 @@ pub fn document(rec: &Record, phase: Phase) -> Document<'_> {
         reason: rec.exit.as_ref().map(|e| e.reason.as_str()),
         finished: rec.exit.as_ref().map(|e| e.finished.as_str()),
         restart_count: rec.restart_count,
+        monitor: monitor(rec),
+        health: health(rec),
     }
 }
 

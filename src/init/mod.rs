@@ -106,6 +106,9 @@ pub struct InitConfig<'a> {
     /// The runtime's fds the init must close at once: the state directory's
     /// flock would otherwise stay held by the init until it execs.
     pub runtime_fds: Vec<RawFd>,
+    /// Under a shim: the init's stdin, stdout and stderr (dup'd onto 0-2
+    /// first thing); otherwise the runtime's own stdio is inherited.
+    pub stdio: Option<[RawFd; 3]>,
 }
 
 impl InitConfig<'_> {
@@ -145,6 +148,11 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     let process = cfg.process();
     for fd in &cfg.runtime_fds {
         let _ = nix::unistd::close(*fd);
+    }
+    if let Some(stdio) = cfg.stdio {
+        for (to, from) in stdio.into_iter().enumerate() {
+            linux::dup_onto(from, to as RawFd).map_err(step("attach the container's stdio"))?;
+        }
     }
     // Die with the runtime while it is still setting us up.
     linux::set_parent_death_signal(Some(nix::sys::signal::Signal::SIGKILL))

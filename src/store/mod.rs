@@ -13,7 +13,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub use lock::DirLock;
-pub use record::{CgroupRecord, ExitRecord, Record};
+pub use record::{CgroupRecord, ExitRecord, ProcessRef, Record, StopRequest};
 
 /// The record.
 pub const STATE_FILE: &str = "state.json";
@@ -353,6 +353,10 @@ mod tests {
             restart_count: 0,
             own_pid_ns: true,
             resources: None,
+            shim: None,
+            policy: Default::default(),
+            stop: None,
+            health: None,
         }
     }
 

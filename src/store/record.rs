@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::lifecycle::Phase;
+use crate::shim::policy::Policy;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,6 +50,49 @@ pub struct Record {
     /// None while they are still those of config.json.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<serde_json::Value>,
+    /// The container's monitor, when it has one (not under an engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shim: Option<ProcessRef>,
+    /// What the shim does: restart, stop, health, logs.
+    #[serde(default)]
+    pub policy: Policy,
+    /// A stop the user asked for (`stop`, `restart`): the shim reads it to
+    /// tell a requested end from a crash, and never restarts after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<StopRequest>,
+    /// The shim's health state (status, failing streak, last probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<serde_json::Value>,
+}
+
+/// A process known by pid and start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRef {
+    pub pid: i32,
+    pub start: u64,
+}
+
+impl ProcessRef {
+    pub fn of(pid: i32) -> Option<ProcessRef> {
+        crate::process::stat(nix::unistd::Pid::from_raw(pid)).map(|s| ProcessRef {
+            pid,
+            start: s.start,
+        })
+    }
+
+    pub fn alive(&self) -> bool {
+        crate::process::liveness(self.pid, self.start) == crate::lifecycle::Liveness::Alive
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StopRequest {
+    pub at: String,
+    pub signal: i32,
+    /// The stop signal was not enough: SIGKILL followed.
+    #[serde(default)]
+    pub escalated: bool,
 }
 
 /// Where the container's cgroups are and which directories husk made.

@@ -649,3 +649,17 @@ pub fn reexec_from_sealed_copy() -> nix::Error {
         Err(e) => e,
     }
 }
+
+/// Takes ownership of an fd inherited across exec by number (the shim's
+/// log pipes, `__recreate`'s stdio).
+pub fn adopt_inherited_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: the caller names an fd this process inherited and that
+    // nothing else in it owns; it is adopted exactly once.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Unblocks every signal (a forked helper must not inherit the shim's
+/// blocked SIGCHLD).
+pub fn reset_signals_mask() -> nix::Result<()> {
+    nix::sys::signal::SigSet::empty().thread_set_mask()
+}

@@ -212,6 +212,8 @@ impl TestEnv {
         );
         let procs = processes_in_cgroup(id);
         assert!(procs.is_empty(), "processes of {id} left behind: {procs:?}");
+        let shims = shims_of(id);
+        assert!(shims.is_empty(), "shim of {id} left behind: {shims:?}");
     }
 }
 
@@ -280,6 +282,32 @@ pub fn processes_in_cgroup(id: &str) -> Vec<i32> {
             .unwrap_or("");
         if state != "Z" && state != "X" {
             out.push(pid);
+        }
+    }
+    out
+}
+
+/// Live shim processes watching container `id`.
+pub fn shims_of(id: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        if args.get(1) == Some(&&b"__shim"[..]) && args.get(3) == Some(&id.as_bytes()) {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            if !stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+            {
+                out.push(pid);
+            }
         }
     }
     out

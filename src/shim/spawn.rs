@@ -1,0 +1,221 @@
+//! Starting a shim from `create`: a double fork (the shim is nobody's
+//! child and not a session leader), setsid in between, SIGHUP ignored,
+//! PR_SET_CHILD_SUBREAPER. The shim clones the container init itself, so
+//! it is the init's parent and alone can collect its exit status. It then
+//! waits for create's verdict: on success it execs a fresh husk image as
+//! `husk __shim …` (a small process, none of create's memory); on failure
+//! it kills the init and exits.
+//!
+//! Runs in: `create` (launch), then the shim-to-be (start).
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::fcntl::{open, OFlag};
+use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
+use nix::unistd::{pipe2, Pid};
+use oci_spec::runtime::Spec;
+
+use crate::container::{step, ContainerError, Result};
+use crate::init::InitConfig;
+use crate::process::sync::Channel;
+use crate::store::Locked;
+use crate::sys::linux::{self, Forked};
+
+/// The read ends of the container's stdout and stderr, for the shim.
+pub struct LogPipes {
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+/// The init's stdio under a shim (/dev/null, two pipes' write ends) and
+/// the read ends for the shim.
+pub fn log_pipes() -> Result<([OwnedFd; 3], LogPipes)> {
+    let null = open(
+        "/dev/null",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(step("open /dev/null"))?;
+    let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(step("make the stdout pipe"))?;
+    let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(step("make the stderr pipe"))?;
+    Ok((
+        [null, out_w, err_w],
+        LogPipes {
+            stdout: out_r,
+            stderr: err_r,
+        },
+    ))
+}
+
+/// A shim that has cloned the init and waits for create's word.
+pub struct Pending {
+    shim: Pid,
+    go: OwnedFd,
+}
+
+impl Pending {
+    pub fn pid(&self) -> Pid {
+        self.shim
+    }
+
+    /// Create succeeded: the shim takes over. (Dropping a Pending instead
+    /// makes the shim kill the init and exit.)
+    pub fn release(self) {
+        let _ = nix::unistd::write(&self.go, b"1");
+    }
+}
+
+/// Forks the shim, which clones the init; returns the init's pid.
+pub fn launch(
+    cfg: &InitConfig,
+    spec: &Spec,
+    ct: &Locked,
+    child_end: Channel,
+    logs: Option<LogPipes>,
+) -> Result<(Pid, Pending)> {
+    let root =
+        crate::bundle::absolute(ct.dir.parent().unwrap_or(Path::new("/"))).unwrap_or_default();
+    let (info_r, info_w) = pipe2(OFlag::O_CLOEXEC).map_err(step("make the shim's pipe"))?;
+    let (go_r, go_w) = pipe2(OFlag::O_CLOEXEC).map_err(step("make the shim's pipe"))?;
+    match linux::fork_process().map_err(step("fork the shim"))? {
+        Forked::Child => {
+            // The middle process: a new session, then the shim, then gone.
+            let _ = nix::unistd::setsid();
+            if let Ok(Forked::Child) = linux::fork_process() {
+                drop(info_r);
+                drop(go_w);
+                start(cfg, spec, &root, &ct.id, child_end, info_w, go_r, logs)
+            }
+            linux::exit_now(0)
+        }
+        Forked::Parent(middle) => {
+            let _ = linux::wait_raw(middle, 0);
+        }
+    }
+    drop(info_w);
+    drop(go_r);
+    drop(child_end);
+    drop(logs);
+    // One line: the init (cloned by the shim) holds a copy of the write
+    // end until it execs, so EOF cannot be the end of the message.
+    let mut buf = [0u8; 4096];
+    let mut text = Vec::new();
+    while !text.contains(&b'\n') {
+        match nix::unistd::read(&info_r, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(step("hear from the shim")(e)),
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    if let Some(err) = text.strip_prefix("E ") {
+        return Err(ContainerError::Init(err.trim().to_string()));
+    }
+    let mut f = text.split_whitespace().map(|n| n.parse::<i32>());
+    match (f.next(), f.next()) {
+        (Some(Ok(shim)), Some(Ok(init))) => Ok((
+            Pid::from_raw(init),
+            Pending {
+                shim: Pid::from_raw(shim),
+                go: go_w,
+            },
+        )),
+        _ => Err(ContainerError::Init(
+            "the shim exited before starting the container".into(),
+        )),
+    }
+}
+
+/// Runs in: the shim-to-be. Clones the init, reports, waits for the
+/// verdict, then becomes the shim. Never returns.
+#[allow(clippy::too_many_arguments)]
+fn start(
+    cfg: &InitConfig,
+    spec: &Spec,
+    root: &Path,
+    id: &str,
+    child_end: Channel,
+    info: OwnedFd,
+    go: OwnedFd,
+    logs: Option<LogPipes>,
+) -> ! {
+    let _ = linux::ignore_signal(Signal::SIGHUP);
+    // Nothing of create's may stay open here: its lock, its end of the sync socket.
+    for fd in &cfg.runtime_fds {
+        let _ = nix::unistd::close(*fd);
+    }
+    let _ = linux::set_child_subreaper(true);
+    let init = match crate::container::create::spawn_init(cfg, spec, child_end) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let msg = format!("E {:#}\n", anyhow::Error::from(e)).replace('\n', " ");
+            let _ = nix::unistd::write(&info, format!("{}\n", msg.trim_end()).as_bytes());
+            linux::exit_now(1)
+        }
+    };
+    // The container's ends of its stdio pipes are the container's alone.
+    if let Some(stdio) = cfg.stdio {
+        for fd in stdio {
+            let _ = nix::unistd::close(fd);
+        }
+    }
+    let _ = nix::unistd::write(
+        &info,
+        format!("{} {}\n", std::process::id(), init).as_bytes(),
+    );
+    drop(info);
+    let mut b = [0u8; 1];
+    let verdict = loop {
+        match nix::unistd::read(&go, &mut b) {
+            Err(nix::Error::EINTR) => continue,
+            r => break r,
+        }
+    };
+    if verdict != Ok(1) || b[0] != b'1' {
+        let _ = linux::kill(init, Signal::SIGKILL);
+        let _ = linux::wait_raw(init, 0);
+        linux::exit_now(1)
+    }
+    drop(go);
+    // The caller's stdio must not stay open in a process that outlives it.
+    if let Ok(null) = open("/dev/null", OFlag::O_RDWR, Mode::empty()) {
+        for fd in 0..3 {
+            let _ = linux::dup_onto(null.as_raw_fd(), fd);
+        }
+    }
+    let fd_arg = |p: Option<&OwnedFd>| match p {
+        Some(fd) => {
+            let _ = linux::clear_cloexec(fd.as_raw_fd());
+            fd.as_raw_fd().to_string()
+        }
+        None => "-".to_string(),
+    };
+    let out = fd_arg(logs.as_ref().map(|l| &l.stdout));
+    let err = fd_arg(logs.as_ref().map(|l| &l.stderr));
+    let args = [
+        CString::new("husk").expect("no NUL"),
+        CString::new(super::monitor::SHIM_COMMAND).expect("no NUL"),
+        CString::new(root.as_os_str().as_bytes()).unwrap_or_default(),
+        CString::new(id).unwrap_or_default(),
+        CString::new(init.to_string()).expect("no NUL"),
+        CString::new(out).expect("no NUL"),
+        CString::new(err).expect("no NUL"),
+    ];
+    let env: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    let e = linux::execve(c"/proc/self/exe", &args, &env);
+    // No exec, no shim: the container still runs; its exit goes unrecorded.
+    let _ = e;
+    linux::exit_now(1)
+}
