@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/deps.sh
 cargo build --release --locked
-husk=$PWD/target/release/husk
+husk=$PWD/target/x86_64-unknown-linux-gnu/release/husk
 work=$(mktemp -d /tmp/husk-demo.XXXXXX)
 root=$work/state
 id=demo-$$

@@ -63,6 +63,7 @@ pub fn delete(ct: Locked, force: bool) -> Result<()> {
                 std::os::fd::AsFd::as_fd(&fd),
                 Signal::SIGKILL,
             );
+            super::kill::wait_gone(s.pid, s.start, Duration::from_secs(2));
         }
     }
     if let Some(spec) = spec {

@@ -121,6 +121,8 @@ pub fn run(args: Args) -> i32 {
         done: false,
     };
     shim.oom_base = shim.oom_kills();
+    // Start-up touched far more of the binary than the loop needs.
+    linux::trim_file_mappings();
     shim.run(&sigchld);
     0
 }

@@ -663,3 +663,57 @@ pub fn adopt_inherited_fd(fd: RawFd) -> OwnedFd {
 pub fn reset_signals_mask() -> nix::Result<()> {
     nix::sys::signal::SigSet::empty().thread_set_mask()
 }
+
+/// Drops this process's resident pages of read-only file mappings that
+/// hold nothing but file contents (its binary's text and rodata, shared
+/// libraries' text) and asks for no read-around on them. They stay in the
+/// page cache: what the process touches again faults back in, one page at
+/// a time. A long-lived, mostly idle process (the shim) then holds only
+/// what it uses. Mappings with written (copy-on-write) pages, such as
+/// RELRO data after relocation, are left alone: dropping those would
+/// undo the writes.
+pub fn trim_file_mappings() {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    let mut current: Option<(usize, usize)> = None;
+    let trim = |range: Option<(usize, usize)>| {
+        if let Some((a, b)) = range {
+            // SAFETY: [a, b) is a read-only, file-backed mapping of this
+            // process without any anonymous (written) page, from
+            // /proc/self/smaps: MADV_DONTNEED only drops page-table entries
+            // of page-cache pages, which fault back in unchanged;
+            // MADV_RANDOM changes read-ahead only.
+            unsafe {
+                libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_RANDOM);
+                libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
+            }
+        }
+    };
+    for line in smaps.lines() {
+        let mut f = line.split_whitespace();
+        let Some(first) = f.next() else { continue };
+        if let Some((a, b)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+            // A new mapping: "start-end perms offset dev inode path".
+            current = None;
+            let (Some(perms), Some(_off), Some(_dev), Some(inode)) =
+                (f.next(), f.next(), f.next(), f.next())
+            else {
+                continue;
+            };
+            if inode == "0" || perms.contains('w') || !perms.starts_with('r') {
+                continue;
+            }
+            if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                current = Some((a, b));
+            }
+        } else if first == "Anonymous:" {
+            let anon = f.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(1);
+            if anon == 0 {
+                trim(current.take());
+            } else {
+                current = None;
+            }
+        }
+    }
+}

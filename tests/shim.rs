@@ -1,0 +1,500 @@
+//! The daemonless lifecycle with real containers: the shim records exits
+//! (code, signal, OOM, stop timeout), restarts by policy with backoff,
+//! keeps rotated logs, and survives nothing it should not; engines get no
+//! shim.
+
+mod common;
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use common::{eventually, shims_of, TestEnv};
+use serde_json::{json, Value};
+
+fn events(t: &TestEnv, id: &str) -> Vec<Value> {
+    let r = t.husk(&["events", id]).success();
+    r.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn kinds(ev: &[Value]) -> Vec<String> {
+    ev.iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn wait_exited(t: &TestEnv, id: &str) -> Value {
+    let r = t.husk(&["wait", "--timeout", "30s", id]);
+    assert!(r.code != 124, "timed out: {}", r.stderr);
+    t.state(id)
+}
+
+#[test]
+fn a_detached_containers_exit_code_is_recorded_after_the_fact() {
+    let Some(t) = TestEnv::new("shim-exit3") else {
+        return;
+    };
+    let b = t.bundle(&["sh", "-c", "sleep 0.3; exit 3"]);
+    t.husk(&["run", "-d", "--bundle", b.path_str(), &t.id])
+        .success();
+    assert!(
+        eventually(5, || shims_of(&t.id).len() == 1),
+        "no shim for a detached container"
+    );
+    // Nobody waits: the shim alone sees the exit.
+    assert!(eventually(10, || t.state(&t.id)["phase"] == "dead"));
+    let st = t.state(&t.id);
+    assert_eq!(st["exitCode"], 3);
+    assert_eq!(st["reason"], "exited");
+    assert_eq!(st["status"], "stopped");
+    // wait prints it and exits with it, also long after the fact.
+    let w = t.husk(&["wait", &t.id]);
+    assert_eq!((w.code, w.stdout.trim()), (3, "3"));
+    assert!(
+        eventually(5, || shims_of(&t.id).is_empty()),
+        "the shim stayed after its container ended"
+    );
+    assert_eq!(kinds(&events(&t, &t.id)), ["created", "started", "exited"]);
+    t.husk(&["delete", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn a_kill_9_from_outside_is_recorded_as_signaled() {
+    let Some(t) = TestEnv::new("shim-kill9") else {
+        return;
+    };
+    let b = t.bundle(&["sleep", "600"]);
+    t.husk(&["run", "-d", "--bundle", b.path_str(), &t.id])
+        .success();
+    let pid = t.state(&t.id)["pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let st = wait_exited(&t, &t.id);
+    assert_eq!(st["reason"], "signaled");
+    assert_eq!(st["signal"], 9);
+    assert_eq!(st["exitCode"], 137);
+    assert_eq!(st["phase"], "dead");
+    t.husk(&["delete", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn an_oom_kill_is_recorded_as_oom_killed() {
+    let Some(t) = TestEnv::new("shim-oom") else {
+        return;
+    };
+    let mut b = t.bundle(&["sh", "-c", "tail /dev/zero"]);
+    b.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 8 << 20, "swap": 8 << 20}));
+    t.husk(&["run", "-d", "--bundle", b.path_str(), &t.id])
+        .success();
+    let st = wait_exited(&t, &t.id);
+    assert_eq!(st["reason"], "oom-killed", "{st}");
+    assert_eq!(st["exitCode"], 137);
+    assert!(kinds(&events(&t, &t.id)).contains(&"oom".to_string()));
+    t.husk(&["delete", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn stop_of_a_container_that_ignores_sigterm_ends_by_sigkill_after_the_timeout() {
+    let Some(t) = TestEnv::new("shim-stop") else {
+        return;
+    };
+    // pid 1 without a TERM handler ignores TERM.
+    let b = t.bundle(&["sleep", "600"]);
+    t.husk(&["run", "-d", "--bundle", b.path_str(), &t.id])
+        .success();
+    let start = Instant::now();
+    let r = t.husk(&["stop", "--time", "1", &t.id]).success();
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "stop took {took:?}"
+    );
+    assert!(r.stderr.contains("killed"), "{}", r.stderr);
+    let st = t.state(&t.id);
+    assert_eq!(st["phase"], "stopped");
+    assert_eq!(st["reason"], "stop-timeout");
+    assert_eq!(st["exitCode"], 137);
+    // A stopped container stays stopped: stop again is a no-op.
+    t.husk(&["stop", &t.id]).success();
+    t.husk(&["delete", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn stop_with_a_handled_stop_signal_ends_gracefully() {
+    let Some(t) = TestEnv::new("shim-stop-term") else {
+        return;
+    };
+    let b = t.bundle(&[
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while :; do sleep 0.05; done",
+    ]);
+    t.husk(&[
+        "run",
+        "-d",
+        "--stop-timeout",
+        "10s",
+        "--bundle",
+        b.path_str(),
+        &t.id,
+    ])
+    .success();
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    t.husk(&["stop", &t.id]).success();
+    assert!(start.elapsed() < Duration::from_secs(3));
+    let st = t.state(&t.id);
+    assert_eq!(st["phase"], "stopped");
+    assert_eq!(st["reason"], "exited");
+    assert_eq!(st["exitCode"], 0);
+    t.husk(&["delete", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn on_failure_2_restarts_exactly_twice_with_growing_delays() {
+    let Some(t) = TestEnv::new("shim-onfail") else {
+        return;
+    };
+    let b = t.bundle(&["sh", "-c", "exit 1"]);
+    t.husk(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure:2",
+        "--bundle",
+        b.path_str(),
+        &t.id,
+    ])
+    .success();
+    assert!(
+        eventually(20, || {
+            let st = t.state(&t.id);
+            st["restartCount"] == 2 && st["phase"] == "dead" && shims_of(&t.id).is_empty()
+        }),
+        "{}",
+        t.state(&t.id)
+    );
+    let ev = events(&t, &t.id);
+    assert_eq!(
+        kinds(&ev),
+        [
+            "created",
+            "started",
+            "exited",
+            "restarting",
+            "created",
+            "started",
+            "exited",
+            "restarting",
+            "created",
+            "started",
+            "exited"
+        ]
+    );
+    let delays: Vec<u64> = ev
+        .iter()
+        .filter(|e| e["type"] == "restarting")
+        .map(|e| e["delayMs"].as_u64().unwrap())
+        .collect();
+    assert_eq!(delays, [100, 200]);
+    let attempts: Vec<u64> = ev
+        .iter()
+        .filter(|e| e["type"] == "restarting")
+        .map(|e| e["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1, 2]);
+    t.husk(&["delete", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn always_restarts_until_stopped() {
+    let Some(t) = TestEnv::new("shim-always") else {
+        return;
+    };
+    let b = t.bundle(&["sh", "-c", "sleep 0.1"]);
+    t.husk(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--bundle",
+        b.path_str(),
+        &t.id,
+    ])
+    .success();
+    assert!(eventually(20, || t.state(&t.id)["restartCount"]
+        .as_u64()
+        .unwrap_or(0)
+        >= 3));
+    t.husk(&["stop", "--time", "1", &t.id]).success();
+    let st = t.state(&t.id);
+    assert_eq!(st["phase"], "stopped", "{st}");
+    let count = st["restartCount"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        t.state(&t.id)["restartCount"].as_u64().unwrap(),
+        count,
+        "restarted after a stop"
+    );
+    assert!(eventually(5, || shims_of(&t.id).is_empty()));
+    t.husk(&["delete", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn delete_cancels_a_pending_restart() {
+    let Some(t) = TestEnv::new("shim-cancel") else {
+        return;
+    };
+    let b = t.bundle(&["sh", "-c", "exit 1"]);
+    t.husk(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure",
+        "--bundle",
+        b.path_str(),
+        &t.id,
+    ])
+    .success();
+    assert!(eventually(10, || t.state(&t.id)["restartCount"]
+        .as_u64()
+        .unwrap_or(0)
+        >= 2));
+    t.husk(&["delete", "--force", &t.id]).success();
+    std::thread::sleep(Duration::from_millis(300));
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn logs_rotate_at_the_size_limit_and_lose_nothing() {
+    let Some(t) = TestEnv::new("shim-logs") else {
+        return;
+    };
+    // 3000 numbered lines of ~40 bytes: far more than 2 files of 16k hold.
+    let b = t.bundle(&[
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 3000 ]; do echo \"line $i $i $i $i $i\"; i=$((i+1)); done; echo to-stderr >&2",
+    ]);
+    t.husk(&[
+        "run",
+        "-d",
+        "--log-max-size",
+        "16k",
+        "--log-max-files",
+        "20",
+        "--bundle",
+        b.path_str(),
+        &t.id,
+    ])
+    .success();
+    wait_exited(&t, &t.id);
+    assert!(eventually(5, || shims_of(&t.id).is_empty()));
+    let dir = t.root.join(&t.id).join("logs");
+    let files: Vec<_> = fs::read_dir(&dir).unwrap().flatten().collect();
+    assert!(files.len() > 3, "no rotation: {} files", files.len());
+    for f in &files {
+        assert!(
+            f.metadata().unwrap().len() <= 16 * 1024,
+            "{:?} is over the limit",
+            f.path()
+        );
+    }
+    let r = t.husk(&["logs", &t.id]).success();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 3000, "lines lost across rotation");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(*l, format!("line {i} {i} {i} {i} {i}"));
+    }
+    assert_eq!(r.stderr, "to-stderr\n");
+    // --tail counts lines of both streams together (as docker does).
+    let tail = t.husk(&["logs", "--tail", "3", &t.id]).success();
+    assert_eq!(
+        tail.stdout,
+        "line 2998 2998 2998 2998 2998\nline 2999 2999 2999 2999 2999\n"
+    );
+    assert_eq!(tail.stderr, "to-stderr\n");
+    let ts = t
+        .husk(&["logs", "--timestamps", "--tail", "2", &t.id])
+        .success();
+    assert!(
+        ts.stdout.starts_with("20") && ts.stdout.contains("Z line 2999"),
+        "{}",
+        ts.stdout
+    );
+    t.husk(&["delete", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn logs_follow_prints_new_output_until_the_container_ends() {
+    let Some(t) = TestEnv::new("shim-follow") else {
+        return;
+    };
+    let b = t.bundle(&[
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo tick $i; sleep 0.3; done",
+    ]);
+    t.husk(&["run", "-d", "--bundle", b.path_str(), &t.id])
+        .success();
+    let r = t.husk(&["logs", "-f", &t.id]).success();
+    assert_eq!(r.stdout, "tick 1\ntick 2\ntick 3\n");
+    t.husk(&["delete", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn a_killed_shim_leaves_the_container_running_and_controllable() {
+    let Some(t) = TestEnv::new("shim-killed") else {
+        return;
+    };
+    let b = t.bundle(&["sleep", "600"]);
+    t.husk(&["run", "-d", "--bundle", b.path_str(), &t.id])
+        .success();
+    assert!(eventually(5, || shims_of(&t.id).len() == 1));
+    let shim = shims_of(&t.id)[0];
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(eventually(5, || shims_of(&t.id).is_empty()));
+    let st = t.state(&t.id);
+    assert_eq!(st["status"], "running");
+    assert_eq!(st["monitor"], "gone");
+    t.husk(&["exec", &t.id, "true"]).success();
+    t.husk(&["stop", "--time", "1", &t.id]).success();
+    let st = t.state(&t.id);
+    assert_eq!(st["status"], "stopped");
+    assert_eq!(st["reason"], "stop-timeout");
+    assert!(
+        st["exitCode"].is_null(),
+        "nobody could see the exit code: {st}"
+    );
+    let w = t.husk(&["wait", &t.id]);
+    assert_eq!(w.code, 255);
+    assert!(w.stderr.contains("unknown"), "{}", w.stderr);
+    t.husk(&["delete", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn wait_times_out_with_a_clear_message() {
+    let Some(t) = TestEnv::new("shim-wait-to") else {
+        return;
+    };
+    let b = t.bundle(&["sleep", "600"]);
+    t.husk(&["run", "-d", "--bundle", b.path_str(), &t.id])
+        .success();
+    let start = Instant::now();
+    let r = t.husk(&["wait", "--timeout", "500ms", &t.id]);
+    assert_eq!(r.code, 124);
+    assert!(r.stderr.contains("timed out"), "{}", r.stderr);
+    assert!(start.elapsed() < Duration::from_secs(3));
+    t.husk(&["wait", "--condition", "running", &t.id]).success();
+    t.husk(&["delete", "-f", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn engines_get_no_shim_and_a_shell_does() {
+    let Some(t) = TestEnv::new("shim-engine") else {
+        return;
+    };
+    let b = t.bundle(&["sleep", "600"]);
+    // As conmon: its environment marks an engine that reaps its children.
+    let mut c = t.cmd(&["create", "--bundle", b.path_str(), &t.id]);
+    c.env("_OCI_SYNCPIPE", "3");
+    assert!(c.status().unwrap().success());
+    assert!(shims_of(&t.id).is_empty(), "a shim under an engine");
+    assert_eq!(t.state(&t.id)["monitor"], "none");
+    t.husk(&["delete", "-f", &t.id]).success();
+    t.assert_clean(&t.id);
+    // --shim never, explicitly.
+    t.husk(&["--shim", "never", "create", "--bundle", b.path_str(), &t.id])
+        .success();
+    assert!(shims_of(&t.id).is_empty());
+    t.husk(&["delete", "-f", &t.id]).success();
+    // From a shell: a shim (its command line changes when it has exec'd, a moment later).
+    t.husk(&["create", "--bundle", b.path_str(), &t.id])
+        .success();
+    assert!(eventually(5, || shims_of(&t.id).len() == 1));
+    assert_eq!(t.state(&t.id)["monitor"], "running");
+    t.husk(&["delete", "-f", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn policy_from_annotations_and_flag_overrides() {
+    let Some(t) = TestEnv::new("shim-annot") else {
+        return;
+    };
+    let mut b = t.bundle(&["sh", "-c", "exit 1"]);
+    b.edit(|c| c["annotations"] = json!({"husk.restart": "on-failure:1"}));
+    t.husk(&["run", "-d", "--bundle", b.path_str(), &t.id])
+        .success();
+    assert!(eventually(10, || t.state(&t.id)["restartCount"] == 1
+        && shims_of(&t.id).is_empty()));
+    t.husk(&["delete", &t.id]).success();
+    // The flag wins over the annotation.
+    t.husk(&[
+        "run",
+        "-d",
+        "--restart",
+        "no",
+        "--bundle",
+        b.path_str(),
+        &t.id,
+    ])
+    .success();
+    wait_exited(&t, &t.id);
+    assert!(eventually(5, || shims_of(&t.id).is_empty()));
+    assert_eq!(t.state(&t.id)["restartCount"], 0);
+    t.husk(&["delete", &t.id]).success();
+    // A bad setting is refused before anything is made.
+    t.husk(&[
+        "run",
+        "-d",
+        "--restart",
+        "sometimes",
+        "--bundle",
+        b.path_str(),
+        &t.id,
+    ])
+    .fails_with("restart policy");
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn restart_stops_and_starts_again_with_the_same_id() {
+    let Some(t) = TestEnv::new("shim-restart") else {
+        return;
+    };
+    let b = t.bundle(&["sleep", "600"]);
+    t.husk(&["run", "-d", "--bundle", b.path_str(), &t.id])
+        .success();
+    let pid1 = t.state(&t.id)["pid"].as_i64().unwrap();
+    t.husk(&["restart", "--time", "1", &t.id]).success();
+    let st = t.state(&t.id);
+    assert_eq!(st["status"], "running");
+    assert_ne!(st["pid"].as_i64().unwrap(), pid1);
+    assert!(
+        eventually(5, || shims_of(&t.id).len() == 1),
+        "one shim for the new run"
+    );
+    t.husk(&["delete", "-f", &t.id]).success();
+    t.assert_clean(&t.id);
+}
