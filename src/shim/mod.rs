@@ -7,4 +7,5 @@
 //!
 //! Runs in: its own process, started by `create`/`run -d`.
 
+pub mod health;
 pub mod policy;
