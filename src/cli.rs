@@ -84,6 +84,7 @@ pub enum Command {
     #[command(visible_alias = "rm")]
     Delete(DeleteArgs),
     /// List the processes in a container
+    #[command(visible_alias = "top")]
     Ps(PsArgs),
     /// Suspend every process in a container
     Pause(IdArg),
@@ -95,6 +96,8 @@ pub enum Command {
     Update(UpdateArgs),
     /// Print a container's stats and OOM events as JSON lines
     Events(EventsArgs),
+    /// Show cpu, memory, network, block io and pids use of containers
+    Stats(StatsArgs),
     /// Print what this runtime supports, as OCI features JSON
     Features,
 }
@@ -319,4 +322,20 @@ pub struct EventsArgs {
     /// Container id
     #[arg(value_name = "ID")]
     pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print one sample and exit instead of refreshing until interrupted
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Output format (json: one object per container and sample, one per line)
+    #[arg(short = 'f', long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Time between samples, e.g. 2s or 500ms (default 1s; with --no-stream 200ms)
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<String>,
+    /// Container ids (default: every container with a running process)
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
 }

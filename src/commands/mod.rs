@@ -14,6 +14,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod stats;
 mod update;
 
 use std::path::PathBuf;
@@ -66,6 +67,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Exec(a) => exec::run(a, g),
         Command::Update(a) => update::run(a, g),
         Command::Events(a) => events::run(a, g),
+        Command::Stats(a) => stats::run(a, g),
         Command::Features => features::run(),
     }
 }

@@ -7,8 +7,10 @@ pub mod create;
 pub mod delete;
 pub mod exec;
 pub mod kill;
+pub mod ps;
 pub mod start;
 pub mod state;
+pub mod stats;
 pub mod update;
 pub mod wait;
 
