@@ -71,7 +71,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthState {
     pub status: Status,
@@ -80,6 +80,14 @@ pub struct HealthState {
     /// The last `LOG_MAX` results, oldest first.
     #[serde(default)]
     pub log: Vec<ProbeResult>,
+}
+
+/// A new state starts as `starting` (a container without a check has no
+/// HealthState, or one whose status is set to `none`).
+impl Default for HealthState {
+    fn default() -> Self {
+        HealthState::new()
+    }
 }
 
 impl HealthState {
@@ -156,6 +164,8 @@ pub enum HealthError {
         #[source]
         source: nix::Error,
     },
+    #[error("the probe process ended without a report")]
+    NoReport,
     #[error("invalid health url {url:?}: {why}")]
     Url { url: String, why: &'static str },
 }
@@ -654,7 +664,7 @@ fn in_netns(
             }
             let _ = linux::wait_raw(pid, 0);
             match result {
-                Ok(Some(msg)) => Ok(decode(&msg).unwrap_or(NetOutcome::NoResponse)),
+                Ok(Some(msg)) => decode(&msg).ok_or(HealthError::NoReport),
                 Ok(None) => Ok(NetOutcome::TimedOut(match req {
                     NetRequest::Connect(_) => Stage::Connect,
                     NetRequest::Get(..) => Stage::Receive,
@@ -810,9 +820,10 @@ mod tests {
     }
 
     #[test]
-    fn a_new_state_is_starting_and_the_default_is_none() {
+    fn a_new_state_is_starting() {
         assert_eq!(HealthState::new().status, Status::Starting);
-        assert_eq!(HealthState::default().status, Status::None);
+        assert_eq!(HealthState::default(), HealthState::new());
+        assert_eq!(Status::default(), Status::None);
     }
 
     #[test]
@@ -931,12 +942,16 @@ mod tests {
 
     #[test]
     fn a_none_state_turns_starting_with_its_first_result() {
-        let mut s = HealthState::default();
+        let none = HealthState {
+            status: Status::None,
+            ..HealthState::new()
+        };
+        let mut s = none.clone();
         assert_eq!(
             s.record(result(false), &h3(), IN_START),
             Some((Status::None, Status::Starting))
         );
-        let mut s = HealthState::default();
+        let mut s = none;
         assert_eq!(
             s.record(result(true), &h3(), IN_START),
             Some((Status::None, Status::Healthy))
