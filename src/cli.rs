@@ -96,6 +96,7 @@ pub enum Command {
     #[command(visible_alias = "rm")]
     Delete(DeleteArgs),
     /// List the processes in a container
+    #[command(visible_alias = "top")]
     Ps(PsArgs),
     /// Suspend every process in a container
     Pause(IdArg),
@@ -117,6 +118,8 @@ pub enum Command {
     Logs(LogsArgs),
     #[command(name = "__recreate", hide = true)]
     Recreate(IdArg),
+    /// Show cpu, memory, network, block io and pids use of containers
+    Stats(StatsArgs),
     /// Print what this runtime supports, as OCI features JSON
     Features,
 }
@@ -465,4 +468,20 @@ pub struct LogsArgs {
     /// Container id
     #[arg(value_name = "ID")]
     pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print one sample and exit instead of refreshing until interrupted
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Output format (json: one object per container and sample, one per line)
+    #[arg(short = 'f', long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Time between samples, e.g. 2s or 500ms (default 1s; with --no-stream 200ms)
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<String>,
+    /// Container ids (default: every container with a running process)
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
 }

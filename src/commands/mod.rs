@@ -15,6 +15,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod stats;
 mod stop;
 mod update;
 mod wait;
@@ -74,6 +75,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Wait(a) => wait::run(a, g),
         Command::Logs(a) => logs::run(a, g),
         Command::Recreate(a) => stop::recreate_for_shim(&a.id, g),
+        Command::Stats(a) => stats::run(a, g),
         Command::Features => features::run(),
     }
 }

@@ -1,34 +1,50 @@
-//! `husk ps ID`: the processes in the container's cgroup (host pids).
+//! `husk ps ID` (alias `top`): the processes in the container's cgroup.
+//! The table shows PID (host), USER (a name from the container's own
+//! /etc/passwd), %CPU since each process started, RSS and COMMAND;
+//! `--format json` stays runc's plain array of host pids, which engines
+//! parse.
 
 use anyhow::Result;
+use husk::container::{ps, stats::human_bytes};
 
 use crate::cli::{Format, Global, PsArgs};
 
 pub fn run(a: PsArgs, g: &Global) -> Result<i32> {
     let rec = super::existing_store(g).load(&a.id)?;
+    let running = husk::container::observe(&rec).has_process();
     let pids: Vec<i32> = match husk::cgroups::from_record(&rec.cgroup) {
         Some(cg) => cg.pids()?.into_iter().map(|p| p.as_raw()).collect(),
-        None if husk::container::observe(&rec).has_process() => vec![rec.pid],
+        None if running => vec![rec.pid],
         None => vec![],
     };
     match a.format {
         Format::Json => println!("{}", serde_json::to_string(&pids)?),
         Format::Table => {
+            // Names come from the init's root and user namespace; another
+            // process of the container sees the same ones.
+            let names_from = if running {
+                rec.pid
+            } else {
+                pids.first().copied().unwrap_or(0)
+            };
+            let names = ps::container_users(names_from);
+            let uid_map = std::fs::read_to_string(format!("/proc/{names_from}/uid_map")).ok();
+            let (uptime, hz) = (ps::uptime(), ps::clock_ticks());
             let rows: Vec<Vec<String>> = pids
                 .iter()
-                .map(|p| {
-                    let cmd = std::fs::read(format!("/proc/{p}/cmdline"))
-                        .map(|b| {
-                            String::from_utf8_lossy(&b)
-                                .replace('\0', " ")
-                                .trim()
-                                .to_string()
-                        })
-                        .unwrap_or_default();
-                    vec![p.to_string(), cmd]
+                // A process that exits while we read is not listed.
+                .filter_map(|p| ps::process_info(*p, uptime, hz))
+                .map(|i| {
+                    vec![
+                        i.pid.to_string(),
+                        ps::user_name(i.uid, uid_map.as_deref(), &names),
+                        format!("{:.1}", i.cpu_percent),
+                        human_bytes(i.rss),
+                        i.command,
+                    ]
                 })
                 .collect();
-            super::print_table(&["PID", "CMD"], &rows);
+            super::print_table(&["PID", "USER", "%CPU", "RSS", "COMMAND"], &rows);
         }
     }
     Ok(0)

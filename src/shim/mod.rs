@@ -8,6 +8,7 @@
 //! Runs in: its own process, started by `create`/`run -d`.
 
 pub mod events;
+pub mod health;
 pub mod logs;
 pub mod monitor;
 pub mod policy;
