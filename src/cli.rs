@@ -116,6 +116,8 @@ pub enum Command {
     Wait(WaitArgs),
     /// Print the stdout and stderr of a detached container
     Logs(LogsArgs),
+    /// Run a container's health check once now; exit 0 when healthy
+    Health(IdArg),
     #[command(name = "__recreate", hide = true)]
     Recreate(IdArg),
     /// Show cpu, memory, network, block io and pids use of containers

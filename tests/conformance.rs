@@ -263,6 +263,7 @@ fn namespaces_of_the_config_are_new_and_the_process_is_pid_1() {
         "echo '## pid1'; echo $$
          for n in pid uts ipc net mnt cgroup user; do echo \"## $n\"; readlink /proc/self/ns/$n; done
          echo '## links'; ls /sys/class/net
+         echo '## lo'; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags
          echo '## netdev'; tail -n +3 /proc/net/dev | cut -d: -f1
          echo '## cgroup-paths'; cat /proc/self/cgroup",
     ]);
@@ -289,6 +290,17 @@ fn namespaces_of_the_config_are_new_and_the_process_is_pid_1() {
     assert_eq!(sec(&s, "user"), host_ns("user"));
     // A new network namespace has the loopback device and nothing else.
     assert_eq!(sec(&s, "links"), "lo");
+    // Up, as runc leaves it (IFF_UP is bit 0 of the flags).
+    let flags = u32::from_str_radix(
+        sec(&s, "lo")
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    assert_eq!(flags & 1, 1, "lo is down: {}", sec(&s, "lo"));
     assert_eq!(sec(&s, "netdev"), "lo");
     // In its own cgroup namespace the container's cgroups are its roots.
     let cg = sec(&s, "cgroup-paths");

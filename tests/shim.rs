@@ -498,3 +498,249 @@ fn restart_stops_and_starts_again_with_the_same_id() {
     t.husk(&["delete", "-f", &t.id]).success();
     t.assert_clean(&t.id);
 }
+
+/// The health_status transitions of a container, from its events.
+fn health_changes(t: &TestEnv, id: &str) -> Vec<String> {
+    events(t, id)
+        .iter()
+        .filter(|e| e["type"] == "health_status")
+        .map(|e| {
+            format!(
+                "{}->{}",
+                e["previous"].as_str().unwrap(),
+                e["status"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn health_of(t: &TestEnv, id: &str) -> String {
+    t.state(id)["health"].as_str().unwrap_or("none").to_string()
+}
+
+#[test]
+fn health_cmd_goes_starting_healthy_unhealthy() {
+    let Some(t) = TestEnv::new("health-cmd") else {
+        return;
+    };
+    let b = t.bundle(&["sleep", "600"]);
+    t.husk(&[
+        "run",
+        "-d",
+        "--health-cmd",
+        "test -e /ready",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "--health-start-period",
+        "30s",
+        "--bundle",
+        b.path_str(),
+        &t.id,
+    ])
+    .success();
+    assert_eq!(health_of(&t, &t.id), "starting");
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        health_of(&t, &t.id),
+        "starting",
+        "failures in the start period do not count"
+    );
+    fs::write(b.rootfs().join("ready"), "").unwrap();
+    assert!(eventually(10, || health_of(&t, &t.id) == "healthy"));
+    fs::remove_file(b.rootfs().join("ready")).unwrap();
+    assert!(eventually(10, || health_of(&t, &t.id) == "unhealthy"));
+    let changes = health_changes(&t, &t.id);
+    assert_eq!(changes.last().unwrap(), "healthy->unhealthy", "{changes:?}");
+    assert!(
+        changes.contains(&"starting->healthy".to_string()),
+        "{changes:?}"
+    );
+    let rec: Value =
+        serde_json::from_slice(&fs::read(t.root.join(&t.id).join("state.json")).unwrap()).unwrap();
+    assert!(
+        rec["health"]["log"].as_array().unwrap().len() <= 5,
+        "the probe log is bounded"
+    );
+    // One probe now, on demand.
+    let h = t.husk(&["health", &t.id]);
+    assert_eq!(h.code, 1);
+    assert!(h.stdout.contains("\"ok\":false"), "{}", h.stdout);
+    t.husk(&["delete", "-f", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn health_file_follows_a_file_inside_the_container() {
+    let Some(t) = TestEnv::new("health-file") else {
+        return;
+    };
+    let b = t.bundle(&[
+        "sh",
+        "-c",
+        "sleep 0.5; touch /tmp/up; sleep 1; rm /tmp/up; exec sleep 600",
+    ]);
+    t.husk(&[
+        "run",
+        "-d",
+        "--health-file",
+        "/tmp/up",
+        "--health-interval",
+        "150ms",
+        "--health-retries",
+        "1",
+        "--health-start-period",
+        "30s",
+        "--bundle",
+        b.path_str(),
+        &t.id,
+    ])
+    .success();
+    assert!(eventually(10, || health_of(&t, &t.id) == "healthy"));
+    assert!(eventually(10, || health_of(&t, &t.id) == "unhealthy"));
+    assert_eq!(
+        health_changes(&t, &t.id),
+        ["starting->healthy", "healthy->unhealthy"]
+    );
+    t.husk(&["delete", "-f", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn health_tcp_and_http_probe_inside_the_containers_network() {
+    let Some(t) = TestEnv::new("health-net") else {
+        return;
+    };
+    // A web server that comes up late and goes away again.
+    let script = "mkdir -p /www; echo ok > /www/index.html; sleep 0.5; httpd -f -p 8080 -h /www & p=$!; sleep 1.5; kill $p; exec sleep 600";
+    for (flag, target) in [
+        ("--health-tcp", "8080"),
+        ("--health-http", "http://127.0.0.1:8080/index.html"),
+    ] {
+        let id = t.new_id(&flag[9..]);
+        let b = t.bundle_named(&id, &["sh", "-c", script]);
+        t.husk(&[
+            "run",
+            "-d",
+            flag,
+            target,
+            "--health-interval",
+            "150ms",
+            "--health-timeout",
+            "1s",
+            "--health-retries",
+            "1",
+            "--health-start-period",
+            "30s",
+            "--bundle",
+            b.path_str(),
+            &id,
+        ])
+        .success();
+        assert!(
+            eventually(10, || health_of(&t, &id) == "healthy"),
+            "{flag}: never healthy"
+        );
+        assert!(
+            eventually(10, || health_of(&t, &id) == "unhealthy"),
+            "{flag}: never unhealthy"
+        );
+        assert_eq!(
+            health_changes(&t, &id),
+            ["starting->healthy", "healthy->unhealthy"],
+            "{flag}"
+        );
+        t.husk(&["delete", "-f", &id]).success();
+        t.assert_clean(&id);
+    }
+}
+
+#[test]
+fn without_a_start_period_early_failures_count() {
+    let Some(t) = TestEnv::new("health-nostart") else {
+        return;
+    };
+    let b = t.bundle(&["sleep", "600"]);
+    t.husk(&[
+        "run",
+        "-d",
+        "--health-cmd",
+        "false",
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "2",
+        "--bundle",
+        b.path_str(),
+        &t.id,
+    ])
+    .success();
+    assert!(eventually(10, || health_of(&t, &t.id) == "unhealthy"));
+    assert_eq!(health_changes(&t, &t.id), ["starting->unhealthy"]);
+    let rec: Value =
+        serde_json::from_slice(&fs::read(t.root.join(&t.id).join("state.json")).unwrap()).unwrap();
+    assert!(rec["health"]["failingStreak"].as_u64().unwrap() >= 2);
+    t.husk(&["delete", "-f", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
+fn wait_healthy_orders_two_containers_as_a_makefile_would() {
+    let Some(t) = TestEnv::new("health-order") else {
+        return;
+    };
+    let db_id = t.new_id("db");
+    let app_id = t.new_id("app");
+    let db = t.bundle_named(
+        &db_id,
+        &["sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 600"],
+    );
+    let app = t.bundle_named(&app_id, &["sleep", "600"]);
+    // husk run -d db ... && husk wait --condition healthy --timeout 30s db && husk run -d app ...
+    t.husk(&[
+        "run",
+        "-d",
+        "--health-cmd",
+        "test -e /tmp/ready",
+        "--health-interval",
+        "200ms",
+        "--bundle",
+        db.path_str(),
+        &db_id,
+    ])
+    .success();
+    let start = Instant::now();
+    t.husk(&["wait", "--condition", "healthy", "--timeout", "30s", &db_id])
+        .success();
+    assert!(
+        start.elapsed() >= Duration::from_millis(800),
+        "wait returned before the db was ready"
+    );
+    t.husk(&["run", "-d", "--bundle", app.path_str(), &app_id])
+        .success();
+    let healthy_at = events(&t, &db_id)
+        .into_iter()
+        .find(|e| e["status"] == "healthy")
+        .unwrap()["time"]
+        .clone();
+    let app_created = events(&t, &app_id)[0]["time"].clone();
+    assert!(
+        healthy_at.as_str().unwrap() < app_created.as_str().unwrap(),
+        "{healthy_at} vs {app_created}"
+    );
+    // A container that never becomes healthy makes wait fail at its timeout.
+    let r = t.husk(&[
+        "wait",
+        "--condition",
+        "healthy",
+        "--timeout",
+        "300ms",
+        &app_id,
+    ]);
+    assert_ne!(r.code, 0);
+    for id in [&db_id, &app_id] {
+        t.husk(&["delete", "-f", id]).success();
+        t.assert_clean(id);
+    }
+}

@@ -6,6 +6,7 @@ mod delete;
 mod events;
 mod exec;
 mod features;
+mod health;
 mod kill;
 mod list;
 mod logs;
@@ -74,6 +75,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Restart(a) => stop::restart(a, g),
         Command::Wait(a) => wait::run(a, g),
         Command::Logs(a) => logs::run(a, g),
+        Command::Health(a) => health::run(a, g),
         Command::Recreate(a) => stop::recreate_for_shim(&a.id, g),
         Command::Stats(a) => stats::run(a, g),
         Command::Features => features::run(),

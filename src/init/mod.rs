@@ -183,6 +183,9 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     // namespace: as a mapped uid we could not walk the 0700 state root.
     let fifo = fifo::open_handle(cfg.fifo)?;
     enter_namespaces(cfg)?;
+    if cfg.ns.creates(LinuxNamespaceType::Network) {
+        linux::set_loopback_up().map_err(step("bring up the loopback interface"))?;
+    }
 
     // The host's /proc, opened while it is still the only /proc we see:
     // every later /proc write goes through it, never through a path the

@@ -16,8 +16,9 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::events::{self, Event};
+use super::health::{self, HealthState, ProbeResult};
 use super::logs::{Stream, Writer};
-use super::policy::{self, Policy};
+use super::policy::{self, Health, Policy};
 use crate::lifecycle::Phase;
 use crate::store::{ExitRecord, Store, StoreError};
 use crate::sys::linux::{self, Forked};
@@ -61,6 +62,22 @@ impl Args {
     }
 }
 
+/// A probe running in a child process, reporting through a pipe.
+struct ProbeChild {
+    pid: Pid,
+    pipe: OwnedFd,
+    out: Vec<u8>,
+    deadline: Instant,
+}
+
+/// The health check of the current run.
+struct HealthRun {
+    cfg: Health,
+    state: HealthState,
+    next_at: Instant,
+    probe: Option<ProbeChild>,
+}
+
 /// The running init.
 struct Init {
     pid: Pid,
@@ -81,6 +98,7 @@ struct Shim {
     restart_at: Option<Instant>,
     /// Consecutive quick restarts (drives the backoff).
     attempt: u32,
+    health: Option<HealthRun>,
     done: bool,
 }
 
@@ -118,9 +136,11 @@ pub fn run(args: Args) -> i32 {
         oom_base: 0,
         restart_at: None,
         attempt: 0,
+        health: None,
         done: false,
     };
     shim.oom_base = shim.oom_kills();
+    shim.start_health();
     // Start-up touched far more of the binary than the loop needs.
     linux::trim_file_mappings();
     shim.run(&sigchld);
@@ -146,6 +166,14 @@ impl Shim {
                     pipe_idx[k] = Some(fds.len() - 1);
                 }
             }
+            let probe_idx = self
+                .health
+                .as_ref()
+                .and_then(|h| h.probe.as_ref())
+                .map(|p| {
+                    fds.push(PollFd::new(p.pipe.as_fd(), PollFlags::POLLIN));
+                    fds.len() - 1
+                });
             let timeout = match self.next_deadline() {
                 None if self.done => PollTimeout::from(1000u16), // draining pipes held by stragglers
                 None => PollTimeout::NONE,
@@ -171,7 +199,11 @@ impl Shim {
             };
             let (sig_ready, init_ready) = (ready(Some(0)), ready(init_idx));
             let pipes_ready = [ready(pipe_idx[0]), ready(pipe_idx[1])];
+            let probe_ready = ready(probe_idx);
             drop(fds);
+            if probe_ready {
+                self.read_probe();
+            }
             for (k, r) in pipes_ready.into_iter().enumerate() {
                 if r {
                     self.drain(k, &mut buf);
@@ -186,11 +218,156 @@ impl Shim {
             if self.restart_at.is_some_and(|t| Instant::now() >= t) {
                 self.restart();
             }
+            self.health_tick();
         }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.restart_at
+        let health = self
+            .health
+            .as_ref()
+            .filter(|_| self.init.is_some())
+            .map(|h| match &h.probe {
+                Some(p) => p.deadline,
+                None => h.next_at,
+            });
+        match (self.restart_at, health) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A run begins: with a health check, the status is `starting` and
+    /// the first probe comes one interval later.
+    fn start_health(&mut self) {
+        let Some(cfg) = self.policy.health.clone() else {
+            self.health = None;
+            return;
+        };
+        let run = HealthRun {
+            next_at: Instant::now() + cfg.interval,
+            cfg,
+            state: HealthState::new(),
+            probe: None,
+        };
+        self.save_health(&run.state);
+        self.health = Some(run);
+    }
+
+    fn save_health(&self, state: &HealthState) {
+        if let Ok(mut ct) = self.store.lock(&self.id) {
+            ct.record.health = serde_json::to_value(state).ok();
+            let _ = ct.save();
+        }
+    }
+
+    /// Starts a probe when one is due; gives up on one that overran.
+    fn health_tick(&mut self) {
+        let Some(init_pid) = self.init.as_ref().map(|i| i.pid) else {
+            return;
+        };
+        let root = self.store.root().to_path_buf();
+        let id = self.id.clone();
+        let Some(h) = &mut self.health else { return };
+        let now = Instant::now();
+        if let Some(p) = &h.probe {
+            if now >= p.deadline {
+                let _ = linux::kill(p.pid, Signal::SIGKILL);
+                h.probe = None;
+                let result = ProbeResult {
+                    ok: false,
+                    output: "the probe did not report in time".into(),
+                    started: crate::timestamp::now(),
+                    duration_ms: 0,
+                };
+                self.finish_probe(result);
+            }
+            return;
+        }
+        if now < h.next_at {
+            return;
+        }
+        let Ok((r, w)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
+            return;
+        };
+        match linux::fork_process() {
+            Ok(Forked::Child) => {
+                drop(r);
+                let result = health::probe(
+                    std::path::Path::new("/proc/self/exe"),
+                    &root,
+                    &id,
+                    init_pid.as_raw(),
+                    &h.cfg.probe,
+                    h.cfg.timeout,
+                );
+                if let Ok(mut line) = serde_json::to_vec(&result) {
+                    line.push(b'\n');
+                    let _ = nix::unistd::write(&w, &line);
+                }
+                linux::exit_now(0)
+            }
+            Ok(Forked::Parent(pid)) => {
+                h.probe = Some(ProbeChild {
+                    pid,
+                    pipe: r,
+                    out: Vec::new(),
+                    // The probe enforces the timeout itself; this is the backstop.
+                    deadline: now + h.cfg.timeout + Duration::from_secs(5),
+                });
+            }
+            Err(_) => h.next_at = now + h.cfg.interval,
+        }
+    }
+
+    fn read_probe(&mut self) {
+        let Some(p) = self.health.as_mut().and_then(|h| h.probe.as_mut()) else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        match nix::unistd::read(&p.pipe, &mut buf) {
+            Ok(n) if n > 0 => {
+                p.out.extend_from_slice(&buf[..n]);
+                return;
+            }
+            Err(nix::Error::EINTR) | Err(nix::Error::EAGAIN) => return,
+            _ => {}
+        }
+        let p = self
+            .health
+            .as_mut()
+            .and_then(|h| h.probe.take())
+            .expect("checked above");
+        let result =
+            serde_json::from_slice::<ProbeResult>(p.out.trim_ascii_end()).unwrap_or(ProbeResult {
+                ok: false,
+                output: "the probe ended without a result".into(),
+                started: crate::timestamp::now(),
+                duration_ms: 0,
+            });
+        self.finish_probe(result);
+    }
+
+    /// Applies a probe's result: the status (and an event when it changes),
+    /// the record, the next probe's time.
+    fn finish_probe(&mut self, result: ProbeResult) {
+        let since_start = self
+            .init
+            .as_ref()
+            .map_or(Duration::ZERO, |i| i.started.elapsed());
+        let Some(h) = &mut self.health else { return };
+        let change = h.state.record(result, &h.cfg, since_start);
+        h.next_at = Instant::now() + h.cfg.interval;
+        let state = h.state.clone();
+        self.save_health(&state);
+        if let Some((old, new)) = change {
+            events::append(
+                &self.dir,
+                &Event::new("health_status", &self.id)
+                    .with("status", new.as_str())
+                    .with("previous", old.as_str()),
+            );
+        }
     }
 
     /// Copies what the container wrote into the log.
@@ -226,6 +403,9 @@ impl Shim {
                 Ok((pid, status)) if pid.as_raw() > 0 => {
                     if self.init.as_ref().is_some_and(|i| i.pid == pid) {
                         let init = self.init.take().expect("checked");
+                        if let Some(p) = self.health.as_mut().and_then(|h| h.probe.take()) {
+                            let _ = linux::kill(p.pid, Signal::SIGKILL);
+                        }
                         self.exited(status, init.started.elapsed());
                     }
                 }
@@ -349,6 +529,7 @@ impl Shim {
                     ct.record.restart_count += 1;
                     let _ = ct.save();
                 }
+                self.start_health();
             }
             Err(e) => {
                 events::append(
