@@ -55,6 +55,15 @@ pub fn log_pipes() -> Result<([OwnedFd; 3], LogPipes)> {
 pub struct Pending {
     shim: Pid,
     go: OwnedFd,
+    /// The middle process of the double fork, reaped at the end so create
+    /// does not wait for it on its way.
+    middle: Pid,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let _ = linux::wait_raw(self.middle, 0);
+    }
 }
 
 impl Pending {
@@ -81,7 +90,7 @@ pub fn launch(
         crate::bundle::absolute(ct.dir.parent().unwrap_or(Path::new("/"))).unwrap_or_default();
     let (info_r, info_w) = pipe2(OFlag::O_CLOEXEC).map_err(step("make the shim's pipe"))?;
     let (go_r, go_w) = pipe2(OFlag::O_CLOEXEC).map_err(step("make the shim's pipe"))?;
-    match linux::fork_process().map_err(step("fork the shim"))? {
+    let middle = match linux::fork_process().map_err(step("fork the shim"))? {
         Forked::Child => {
             // The middle process: a new session, then the shim, then gone.
             let _ = nix::unistd::setsid();
@@ -92,10 +101,8 @@ pub fn launch(
             }
             linux::exit_now(0)
         }
-        Forked::Parent(middle) => {
-            let _ = linux::wait_raw(middle, 0);
-        }
-    }
+        Forked::Parent(middle) => middle,
+    };
     drop(info_w);
     drop(go_r);
     drop(child_end);
@@ -114,6 +121,7 @@ pub fn launch(
     }
     let text = String::from_utf8_lossy(&text);
     if let Some(err) = text.strip_prefix("E ") {
+        let _ = linux::wait_raw(middle, 0);
         return Err(ContainerError::Init(err.trim().to_string()));
     }
     let mut f = text.split_whitespace().map(|n| n.parse::<i32>());
@@ -123,11 +131,15 @@ pub fn launch(
             Pending {
                 shim: Pid::from_raw(shim),
                 go: go_w,
+                middle,
             },
         )),
-        _ => Err(ContainerError::Init(
-            "the shim exited before starting the container".into(),
-        )),
+        _ => {
+            let _ = linux::wait_raw(middle, 0);
+            Err(ContainerError::Init(
+                "the shim exited before starting the container".into(),
+            ))
+        }
     }
 }
 
