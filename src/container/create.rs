@@ -123,6 +123,12 @@ pub fn create(store: &Store, id: &str, mut opts: CreateOptions) -> Result<Create
         stop: None,
         health: None,
     };
+    let mut record = record;
+    // With a health check the container is `starting` from the moment it
+    // exists, not from when the shim gets round to its first write.
+    if record.policy.health.is_some() {
+        record.health = serde_json::to_value(crate::shim::health::HealthState::new()).ok();
+    }
     let mut ct = store.create(id, record)?;
     let mut progress = Progress::default();
     match setup(&mut ct, &bundle, &mut opts, &mut progress) {
