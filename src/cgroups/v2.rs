@@ -22,7 +22,6 @@ pub struct V2 {
     /// Where the cgroup2 hierarchy is mounted (the walk for controllers stops there).
     mountpoint: PathBuf,
     made: Vec<PathBuf>,
-    rootless: bool,
 }
 
 /// OCI cpu.shares (2..262144) → cgroup2 cpu.weight (1..10000).
@@ -52,12 +51,11 @@ pub fn swap_max(limit: i64, swap: i64) -> Option<String> {
 }
 
 impl V2 {
-    pub fn new(dir: PathBuf, mountpoint: PathBuf, rootless: bool) -> V2 {
+    pub fn new(dir: PathBuf, mountpoint: PathBuf) -> V2 {
         V2 {
             dir,
             mountpoint,
             made: Vec::new(),
-            rootless,
         }
     }
 
@@ -66,14 +64,17 @@ impl V2 {
             dir: rec.paths.get("").cloned().unwrap_or_default(),
             mountpoint: PathBuf::from("/sys/fs/cgroup"),
             made: rec.created.clone(),
-            rootless: false,
         }
     }
 
     /// Enables the available controllers in cgroup.subtree_control of every
     /// ancestor from the hierarchy root down to the leaf's parent (runc's
-    /// walk), writing only where something is missing.
-    fn enable_controllers(&self) -> Result<()> {
+    /// walk), writing only where something is missing. Best effort, as in
+    /// runc: an ancestor with processes of its own refuses every controller
+    /// (EBUSY), one not delegated to us refuses with EACCES; a container that
+    /// asks for no resource of such a controller still runs, and one that
+    /// does gets `NotEnabled` from `need`.
+    fn enable_controllers(&self) {
         let mut chain: Vec<&Path> = self
             .dir
             .ancestors()
@@ -89,17 +90,17 @@ impl V2 {
                 .filter(|c| WANTED.contains(c) && !enabled.split_whitespace().any(|e| e == *c))
                 .map(|c| format!("+{c}"))
                 .collect();
-            if missing.is_empty() {
+            if missing.is_empty() || write(d, "cgroup.subtree_control", &missing.join(" ")).is_ok()
+            {
                 continue;
             }
-            if let Err(e) = write(d, "cgroup.subtree_control", &missing.join(" ")) {
-                if !self.rootless {
-                    return Err(e);
+            // One at a time, so that one refused controller costs no other.
+            for c in &missing {
+                if let Err(e) = write(d, "cgroup.subtree_control", c) {
+                    log::debug!("cannot enable a controller: {e}");
                 }
-                log::debug!("cannot enable controllers in {d:?}: {e}");
             }
         }
-        Ok(())
     }
 
     fn has(&self, controller: &str) -> bool {
@@ -109,20 +110,31 @@ impl V2 {
 
     fn need(&self, controller: &'static str, resource: &'static str) -> Result<&Path> {
         if self.has(controller) {
-            Ok(&self.dir)
-        } else {
-            Err(CgroupError::Unsupported {
+            return Ok(&self.dir);
+        }
+        // The host has it, but it could not be enabled on the way down.
+        let on_host = read(&self.mountpoint, "cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|x| x == controller));
+        Err(if on_host {
+            CgroupError::NotEnabled {
                 resource,
                 controller,
-            })
-        }
+                parent: self.dir.parent().unwrap_or(&self.dir).to_path_buf(),
+            }
+        } else {
+            CgroupError::Unsupported {
+                resource,
+                controller,
+            }
+        })
     }
 }
 
 impl Driver for V2 {
     fn create(&mut self) -> Result<()> {
         mkdir_all(&self.dir, &mut self.made)?;
-        self.enable_controllers()
+        self.enable_controllers();
+        Ok(())
     }
 
     fn apply(&self, res: &LinuxResources) -> Result<()> {
