@@ -344,6 +344,38 @@ mod tests {
     }
 
     #[test]
+    fn a_controller_the_parent_could_not_enable_is_named() {
+        let root = std::env::temp_dir().join(format!("husk-v2-{}-notenabled", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let leaf = root.join("busy/c");
+        std::fs::create_dir_all(&leaf).unwrap();
+        std::fs::write(root.join("cgroup.controllers"), "memory pids\n").unwrap();
+        std::fs::write(leaf.join("cgroup.controllers"), "memory\n").unwrap();
+        let v = V2::new(leaf, root.clone());
+        let mut res = LinuxResources::default();
+        let mut pids = oci_spec::runtime::LinuxPids::default();
+        pids.set_limit(10);
+        res.set_pids(Some(pids));
+        let e = v.apply(&res).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CgroupError::NotEnabled {
+                    controller: "pids",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("busy"), "{e}");
+        // A controller the host lacks altogether is Unsupported.
+        std::fs::write(root.join("cgroup.controllers"), "memory\n").unwrap();
+        let e = v.apply(&res).unwrap_err();
+        assert!(matches!(e, CgroupError::Unsupported { .. }), "{e}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
     fn swap_is_converted_from_memsw() {
         assert_eq!(swap_max(100, 300), Some("200".into()));
         assert_eq!(swap_max(100, -1), Some("max".into()));
