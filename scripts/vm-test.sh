@@ -173,8 +173,9 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs -o mode=0755 tmpfs /run
+# / is a tmpfs already: no tmpfs over /tmp or /run, which could hide the
+# payload (a target dir under /tmp holds husk and the busybox cache).
+chmod 1777 /tmp
 mount -t cgroup2 -o nsdelegate,nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
 # systemd makes every mount shared.
 mount --make-rshared /
