@@ -13,6 +13,7 @@ use std::fs;
 use std::io::{IoSliceMut, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
+use std::path::Path;
 use std::process::Stdio;
 
 use common::{Bundle, TestEnv};
@@ -141,9 +142,15 @@ fn mounts_have_the_types_and_flags_of_the_config() {
     let _unmount = Unmount(host.join("sub"));
     fs::write(host.join("sub/inner"), "submount\n").unwrap();
 
-    let mut b = t.bundle(&[
-        "sh",
-        "-c",
+    // Pure v2 hosts show the container's cgroup2 directory at /sys/fs/cgroup;
+    // v1 and hybrid hosts a tmpfs with one directory per hierarchy.
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let cg_dir = if v2 {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/memory"
+    };
+    let script = format!(
         "echo '## mountinfo'; cat /proc/self/mountinfo
          echo '## ro-read'; cat /mnt/ro/file
          echo '## ro-write'; touch /mnt/ro/new 2>&1 || echo refused
@@ -152,11 +159,12 @@ fn mounts_have_the_types_and_flags_of_the_config() {
          echo '## noexec'; cp /bin/busybox /mnt/tmp/bb && /mnt/tmp/bb true 2>&1; echo rc=$?
          echo '## tmp-write'; echo x > /mnt/tmp/f && cat /mnt/tmp/f
          echo '## cgroup-ls'; ls /sys/fs/cgroup
-         echo '## cgroup-memory'; ls /sys/fs/cgroup/memory
-         echo '## cgroup-write'; mkdir /sys/fs/cgroup/memory/x 2>&1 || echo refused
+         echo '## cgroup-memory'; ls {cg_dir}
+         echo '## cgroup-write'; mkdir {cg_dir}/x 2>&1 || echo refused
          echo '## cgroup-tmpfs-write'; touch /sys/fs/cgroup/x 2>&1 || echo refused
-         echo '## sys-write'; touch /sys/x 2>&1 || echo refused",
-    ]);
+         echo '## sys-write'; touch /sys/x 2>&1 || echo refused"
+    );
+    let mut b = t.bundle(&["sh", "-c", &script]);
     let src = host.to_str().unwrap().to_string();
     b.edit(|c| {
         let m = c["mounts"].as_array_mut().unwrap();
@@ -227,21 +235,30 @@ fn mounts_have_the_types_and_flags_of_the_config() {
     assert!(shm.super_opts.contains(&"size=65536k".into()), "{shm:?}");
     assert_eq!(mount_at(&mi, "/dev/mqueue").fstype, "mqueue");
 
-    // type cgroup on this hybrid host: one read-only bind per v1 hierarchy.
     let cg = mount_at(&mi, "/sys/fs/cgroup");
     assert!(cg.opts.contains(&"ro".into()), "{cg:?}");
-    let mem = mount_at(&mi, "/sys/fs/cgroup/memory");
-    assert_eq!(mem.fstype, "cgroup");
-    assert!(mem.opts.contains(&"ro".into()), "{mem:?}");
-    assert!(mem.super_opts.contains(&"memory".into()), "{mem:?}");
     let ls: Vec<&str> = sec(&s, "cgroup-ls").lines().collect();
-    for c in ["memory", "pids", "cpu", "devices"] {
-        assert!(ls.contains(&c), "/sys/fs/cgroup lacks {c}: {ls:?}");
+    if v2 {
+        // type cgroup on pure v2: the container's own cgroup2 directory,
+        // read-only (the root cgroup would have no memory.max).
+        assert_eq!(cg.fstype, "cgroup2", "{cg:?}");
+        for f in ["cgroup.procs", "memory.max", "pids.max"] {
+            assert!(ls.contains(&f), "/sys/fs/cgroup lacks {f}: {ls:?}");
+        }
+    } else {
+        // type cgroup on v1 and hybrid hosts: one read-only bind per hierarchy.
+        let mem = mount_at(&mi, "/sys/fs/cgroup/memory");
+        assert_eq!(mem.fstype, "cgroup");
+        assert!(mem.opts.contains(&"ro".into()), "{mem:?}");
+        assert!(mem.super_opts.contains(&"memory".into()), "{mem:?}");
+        for c in ["memory", "pids", "cpu", "devices"] {
+            assert!(ls.contains(&c), "/sys/fs/cgroup lacks {c}: {ls:?}");
+        }
+        assert!(
+            sec(&s, "cgroup-memory").contains("memory.limit_in_bytes"),
+            "{out}"
+        );
     }
-    assert!(
-        sec(&s, "cgroup-memory").contains("memory.limit_in_bytes"),
-        "{out}"
-    );
     assert!(
         sec(&s, "cgroup-write").contains("Read-only file system"),
         "{out}"
@@ -1075,10 +1092,30 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
 }
 
 /// Accepts one connection on the console socket and receives the pty
-/// master with its name.
-fn receive_pty(listener: &UnixListener) -> (OwnedFd, String) {
+/// master with its name. A `create` that exits without connecting fails
+/// the test (with its output `out`) instead of leaving it waiting forever.
+fn receive_pty(
+    listener: &UnixListener,
+    create: &mut std::process::Child,
+    out: &Path,
+) -> (OwnedFd, String) {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let (conn, _) = listener.accept().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let conn = loop {
+        let exited = create.try_wait().unwrap();
+        match listener.accept() {
+            Ok((conn, _)) => break conn,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => match exited {
+                Some(st) => panic!(
+                    "create exited ({st}) without sending a pty: {}",
+                    fs::read_to_string(out).unwrap_or_default()
+                ),
+                None => std::thread::sleep(std::time::Duration::from_millis(20)),
+            },
+            Err(e) => panic!("accept on the console socket: {e}"),
+        }
+    };
+    conn.set_nonblocking(false).unwrap();
     let mut buf = [0u8; 4096];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
@@ -1122,7 +1159,7 @@ fn terminal_is_a_pty_sent_over_the_console_socket() {
         .stderr(Stdio::from(out))
         .spawn()
         .unwrap();
-    let (master, name) = receive_pty(&listener);
+    let (master, name) = receive_pty(&listener, &mut create, &t.dir.join("create.out"));
     let st = create.wait().unwrap();
     assert!(
         st.success(),

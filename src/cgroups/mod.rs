@@ -53,6 +53,12 @@ pub enum CgroupError {
         resource: &'static str,
         controller: &'static str,
     },
+    #[error("{resource} was requested but the {controller} cgroup controller is not enabled in {parent:?}/cgroup.subtree_control and cannot be: that cgroup has processes of its own or is not delegated")]
+    NotEnabled {
+        resource: &'static str,
+        controller: &'static str,
+        parent: PathBuf,
+    },
     #[error("invalid cgroupsPath {path:?}: {why}")]
     InvalidPath { path: String, why: &'static str },
     #[error("no cgroup hierarchy is mounted under /sys/fs/cgroup")]
@@ -242,6 +248,15 @@ fn clean(p: &Path, orig: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// Where a relative cgroupsPath goes on pure v2: beside the caller, under
+/// its parent, not inside its own cgroup (runc's fs2 rule). The caller's
+/// cgroup holds processes (the caller, at least) and cgroup2 forbids
+/// enabling controllers for the children of such a cgroup ("no internal
+/// processes"), so a container nested there could have no resources.
+pub fn v2_relative_base(own: &Path) -> &Path {
+    own.parent().unwrap_or(own)
+}
+
 /// The directory of hierarchy-relative cgroup `rel` under mount `m`.
 pub fn dir_in(m: &Mount, rel: &Path) -> PathBuf {
     // If only a subtree of the hierarchy is mounted (m.root), paths are
@@ -287,16 +302,10 @@ pub fn for_new(
     let own = parse_proc_cgroup(&own_text);
     if layout.is_v2() {
         let m = layout.unified.as_ref().expect("is_v2 checked unified");
-        let rel = placement(
-            cgroups_path,
-            id,
-            own.get("").map_or(Path::new("/"), |p| p.as_path()),
-        )?;
-        Ok(Box::new(v2::V2::new(
-            dir_in(m, &rel),
-            m.mountpoint.clone(),
-            rootless,
-        )))
+        let own = own.get("").map_or(Path::new("/"), |p| p.as_path());
+        let rel = placement(cgroups_path, id, v2_relative_base(own))?;
+        // Rootless or not, v2 enables what it can (see V2::enable_controllers).
+        Ok(Box::new(v2::V2::new(dir_in(m, &rel), m.mountpoint.clone())))
     } else if !layout.v1.is_empty() {
         let mut paths = BTreeMap::new();
         for m in &layout.v1 {
@@ -503,6 +512,16 @@ mod tests {
             placement(Some(Path::new("")), "id", Path::new("/")).unwrap(),
             Path::new("/id")
         );
+    }
+
+    #[test]
+    fn v2_places_relative_paths_beside_the_caller() {
+        let own = Path::new("/system.slice/ci.service");
+        assert_eq!(
+            placement(Some(Path::new("x")), "id", v2_relative_base(own)).unwrap(),
+            Path::new("/system.slice/x")
+        );
+        assert_eq!(v2_relative_base(Path::new("/")), Path::new("/"));
     }
 
     #[test]

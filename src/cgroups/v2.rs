@@ -23,7 +23,6 @@ pub struct V2 {
     /// Where the cgroup2 hierarchy is mounted (the walk for controllers stops there).
     mountpoint: PathBuf,
     made: Vec<PathBuf>,
-    rootless: bool,
 }
 
 /// OCI cpu.shares (2..262144) → cgroup2 cpu.weight (1..10000).
@@ -53,12 +52,11 @@ pub fn swap_max(limit: i64, swap: i64) -> Option<String> {
 }
 
 impl V2 {
-    pub fn new(dir: PathBuf, mountpoint: PathBuf, rootless: bool) -> V2 {
+    pub fn new(dir: PathBuf, mountpoint: PathBuf) -> V2 {
         V2 {
             dir,
             mountpoint,
             made: Vec::new(),
-            rootless,
         }
     }
 
@@ -67,14 +65,17 @@ impl V2 {
             dir: rec.paths.get("").cloned().unwrap_or_default(),
             mountpoint: PathBuf::from("/sys/fs/cgroup"),
             made: rec.created.clone(),
-            rootless: false,
         }
     }
 
     /// Enables the available controllers in cgroup.subtree_control of every
     /// ancestor from the hierarchy root down to the leaf's parent (runc's
-    /// walk), writing only where something is missing.
-    fn enable_controllers(&self) -> Result<()> {
+    /// walk), writing only where something is missing. Best effort, as in
+    /// runc: an ancestor with processes of its own refuses every controller
+    /// (EBUSY), one not delegated to us refuses with EACCES; a container that
+    /// asks for no resource of such a controller still runs, and one that
+    /// does gets `NotEnabled` from `need`.
+    fn enable_controllers(&self) {
         let mut chain: Vec<&Path> = self
             .dir
             .ancestors()
@@ -90,17 +91,17 @@ impl V2 {
                 .filter(|c| WANTED.contains(c) && !enabled.split_whitespace().any(|e| e == *c))
                 .map(|c| format!("+{c}"))
                 .collect();
-            if missing.is_empty() {
+            if missing.is_empty() || write(d, "cgroup.subtree_control", &missing.join(" ")).is_ok()
+            {
                 continue;
             }
-            if let Err(e) = write(d, "cgroup.subtree_control", &missing.join(" ")) {
-                if !self.rootless {
-                    return Err(e);
+            // One at a time, so that one refused controller costs no other.
+            for c in &missing {
+                if let Err(e) = write(d, "cgroup.subtree_control", c) {
+                    log::debug!("cannot enable a controller: {e}");
                 }
-                log::debug!("cannot enable controllers in {d:?}: {e}");
             }
         }
-        Ok(())
     }
 
     fn has(&self, controller: &str) -> bool {
@@ -110,20 +111,31 @@ impl V2 {
 
     fn need(&self, controller: &'static str, resource: &'static str) -> Result<&Path> {
         if self.has(controller) {
-            Ok(&self.dir)
-        } else {
-            Err(CgroupError::Unsupported {
+            return Ok(&self.dir);
+        }
+        // The host has it, but it could not be enabled on the way down.
+        let on_host = read(&self.mountpoint, "cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|x| x == controller));
+        Err(if on_host {
+            CgroupError::NotEnabled {
                 resource,
                 controller,
-            })
-        }
+                parent: self.dir.parent().unwrap_or(&self.dir).to_path_buf(),
+            }
+        } else {
+            CgroupError::Unsupported {
+                resource,
+                controller,
+            }
+        })
     }
 }
 
 impl Driver for V2 {
     fn create(&mut self) -> Result<()> {
         mkdir_all(&self.dir, &mut self.made)?;
-        self.enable_controllers()
+        self.enable_controllers();
+        Ok(())
     }
 
     fn apply(&self, res: &LinuxResources) -> Result<()> {
@@ -382,6 +394,38 @@ mod tests {
         assert_eq!(blkio_to_io_weight(10), 1);
         assert_eq!(blkio_to_io_weight(1000), 10_000);
         assert_eq!(blkio_to_io_weight(500), 4950);
+    }
+
+    #[test]
+    fn a_controller_the_parent_could_not_enable_is_named() {
+        let root = std::env::temp_dir().join(format!("husk-v2-{}-notenabled", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let leaf = root.join("busy/c");
+        std::fs::create_dir_all(&leaf).unwrap();
+        std::fs::write(root.join("cgroup.controllers"), "memory pids\n").unwrap();
+        std::fs::write(leaf.join("cgroup.controllers"), "memory\n").unwrap();
+        let v = V2::new(leaf, root.clone());
+        let mut res = LinuxResources::default();
+        let mut pids = oci_spec::runtime::LinuxPids::default();
+        pids.set_limit(10);
+        res.set_pids(Some(pids));
+        let e = v.apply(&res).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CgroupError::NotEnabled {
+                    controller: "pids",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("busy"), "{e}");
+        // A controller the host lacks altogether is Unsupported.
+        std::fs::write(root.join("cgroup.controllers"), "memory\n").unwrap();
+        let e = v.apply(&res).unwrap_err();
+        assert!(matches!(e, CgroupError::Unsupported { .. }), "{e}");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -367,7 +367,8 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     linux::set_parent_death_signal(None).map_err(step("clear the parent death signal"))?;
     chan.send(&Msg::Ready)?;
     *ready = true;
-    fifo::wait_for_start(&proc, &fifo)?;
+    // Held open until the exec closes it: `start` waits for that.
+    let _started = fifo::wait_for_start(&proc, &fifo)?;
     drop(fifo);
     if let Some(s) = seccomp_cfg.filter(|_| nnp && !notify) {
         seccomp::load(s)?;

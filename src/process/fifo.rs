@@ -2,8 +2,10 @@
 //! fifo; the init keeps an O_PATH handle on it from before pivot_root and,
 //! when everything is set up, opens it for writing through that handle,
 //! which blocks until `start` opens it for reading. The init then writes one
-//! byte and execs; `start` reads the byte, knows the init is past the
-//! barrier, and removes the fifo.
+//! byte, runs the startContainer hooks and execs, holding the write end
+//! (close-on-exec) until the exec; `start` reads the byte, knows the init
+//! is past the barrier, removes the fifo, and waits for end-of-file: the
+//! user process runs (or the init died) before poststart hooks run.
 
 use std::fs;
 use std::io;
@@ -57,8 +59,11 @@ pub fn open_handle(path: &Path) -> Result<OwnedFd, FifoError> {
 }
 
 /// Runs in: container init, last step before exec. Blocks until `start`.
-/// `proc` is a procfs directory the init opened itself.
-pub fn wait_for_start(proc: &OwnedFd, handle: &OwnedFd) -> Result<(), FifoError> {
+/// `proc` is a procfs directory the init opened itself. Returns the write
+/// end, for the init to hold until its exec closes it: `start` waits for
+/// that before its poststart hooks (the spec puts them after the user
+/// process is executed, and so after startContainer).
+pub fn wait_for_start(proc: &OwnedFd, handle: &OwnedFd) -> Result<OwnedFd, FifoError> {
     let path = PathBuf::from(format!("self/fd/{}", handle.as_raw_fd()));
     let fd = nix::fcntl::openat(
         proc.as_fd(),
@@ -68,12 +73,13 @@ pub fn wait_for_start(proc: &OwnedFd, handle: &OwnedFd) -> Result<(), FifoError>
     )
     .map_err(|source| FifoError::Open { path, source })?;
     nix::unistd::write(&fd, b"0").map_err(FifoError::Wait)?;
-    Ok(())
+    Ok(fd)
 }
 
 /// Runs in: `husk start`. Opens the fifo for reading, which releases the
-/// init, and waits for its byte. `init` is a pidfd of the container init:
-/// if it dies instead of writing, start fails rather than hanging.
+/// init, and waits for its byte, then for end-of-file (the init's exec, or
+/// its death, closes the write end). `init` is a pidfd of the container
+/// init: if it dies instead of writing, start fails rather than hanging.
 pub fn release(path: &Path, init: Option<&OwnedFd>) -> Result<(), FifoError> {
     let fifo = open(
         path,
@@ -104,7 +110,7 @@ pub fn release(path: &Path, init: Option<&OwnedFd>) -> Result<(), FifoError> {
             return match read(&fifo, &mut b) {
                 Ok(1) => {
                     let _ = fs::remove_file(path);
-                    Ok(())
+                    wait_for_eof(&fifo)
                 }
                 Ok(_) => Err(FifoError::InitGone),
                 Err(nix::Error::EAGAIN) if !init_gone => continue,
@@ -114,6 +120,23 @@ pub fn release(path: &Path, init: Option<&OwnedFd>) -> Result<(), FifoError> {
         }
         if init_gone {
             return Err(FifoError::InitGone);
+        }
+    }
+}
+
+/// Reads (and drops) whatever comes until every writer has closed the fifo.
+fn wait_for_eof(fifo: &OwnedFd) -> Result<(), FifoError> {
+    let mut buf = [0u8; 64];
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(FifoError::Wait(e)),
+        }
+        match read(fifo, &mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) | Err(nix::Error::EAGAIN | nix::Error::EINTR) => {}
+            Err(e) => return Err(FifoError::Wait(e)),
         }
     }
 }
