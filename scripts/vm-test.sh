@@ -124,9 +124,10 @@ for t in "${tests[@]}"; do
     add_bin "$t" "$root/vm/tests/$name"
     elfs+=("$root/vm/tests/$name")
 done
-# The shared libraries of every binary (libc, libseccomp, libgcc_s, the loader).
+# The shared libraries of every dynamic binary (husk and its tests are
+# static; runc may not be): libc, libseccomp, libgcc_s, the loader.
 for f in "${elfs[@]}"; do
-    ldd "$f" | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}'
+    { ldd "$f" 2>/dev/null || true; } | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}'
 done | sort -u | while read -r lib; do
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"

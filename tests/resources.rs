@@ -287,32 +287,51 @@ fn a_device_rule_denies_access_to_a_node_the_container_made() {
     let Some(t) = TestEnv::new("devices") else {
         return;
     };
-    // mknod of any node is allowed (runc's default list), opening /dev/mem (1:1) is not;
-    // /dev/null stays usable.
-    let mut b = t.bundle(&[
-        "sh",
-        "-c",
-        "mknod /tmp/mem c 1 1 && echo made; head -c1 /tmp/mem >/dev/null 2>/tmp/err || cat /tmp/err; echo ok > /dev/null && echo null-ok",
-    ]);
-    b.edit(|c| {
-        c["process"]["capabilities"]["bounding"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("CAP_MKNOD"));
-        c["process"]["capabilities"]["effective"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("CAP_MKNOD"));
-        c["process"]["capabilities"]["permitted"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("CAP_MKNOD"));
-        c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
-    });
-    let r = t.run(&b).success();
-    let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines[0], "made", "{}", r.stdout);
-    assert!(lines[1].contains("Operation not permitted"), "{}", r.stdout);
+    // /dev/kmsg (c 1:11) is always built in, may be opened for writing
+    // without any capability, and is not in the default allow list. The
+    // probe opens it and writes nothing (no host log line).
+    let probe = "mknod /tmp/kmsg c 1 11 && echo made; (: > /tmp/kmsg) 2>/tmp/err && echo opened || cat /tmp/err; echo ok > /dev/null && echo null-ok";
+    let with = |rules: serde_json::Value, id: &str| {
+        let mut b = t.bundle_named(id, &["sh", "-c", probe]);
+        b.edit(|c| {
+            for set in ["bounding", "effective", "permitted"] {
+                c["process"]["capabilities"][set]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!("CAP_MKNOD"));
+            }
+            c["linux"]["resources"]["devices"] = rules;
+        });
+        let r = t.husk(&["run", "--bundle", b.path_str(), id]).success();
+        t.assert_clean(id);
+        r.stdout
+    };
+    // The control: with every device allowed, the open works.
+    let allowed = with(
+        json!([{"allow": true, "access": "rwm"}]),
+        &t.new_id("allow"),
+    );
+    assert_eq!(allowed, "made\nopened\nnull-ok\n");
+    // Deny all (then husk's default list): mknod is allowed, the open is not, /dev/null still is.
+    let denied = with(
+        json!([{"allow": false, "access": "rwm"}]),
+        &t.new_id("deny"),
+    );
+    let lines: Vec<&str> = denied.lines().collect();
+    assert_eq!(lines[0], "made", "{denied}");
+    assert!(lines[1].contains("Operation not permitted"), "{denied}");
     assert_eq!(lines[2], "null-ok");
-    t.assert_clean(&t.id);
+    // A specific deny after an allow-all wins for that device only (rules apply in order).
+    let specific = with(
+        json!([{"allow": true, "access": "rwm"}, {"allow": false, "type": "c", "major": 1, "minor": 11, "access": "w"}]),
+        &t.new_id("specific"),
+    );
+    assert!(
+        specific
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("Operation not permitted"),
+        "{specific}"
+    );
 }

@@ -760,7 +760,9 @@ fn writes_to_proc_ignore_a_fake_proc_mounted_by_the_config() {
     // The real settings took effect ...
     let adj = fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap();
     assert_eq!(adj.trim(), "321");
-    let out = std::process::Command::new("nsenter")
+    // busybox's nsenter: the v2 lane's VM has no util-linux.
+    let out = std::process::Command::new(common::bundle::busybox())
+        .arg("nsenter")
         .arg(format!("--uts=/proc/{pid}/ns/uts"))
         .args(["cat", "/proc/sys/kernel/domainname"])
         .output()

@@ -63,6 +63,12 @@ pub enum CgroupError {
     InvalidPath { path: String, why: &'static str },
     #[error("no cgroup hierarchy is mounted under /sys/fs/cgroup")]
     NoHierarchy,
+    #[error("failed to {what}")]
+    Device {
+        what: String,
+        #[source]
+        source: nix::Error,
+    },
     #[error("the systemd cgroup driver is not supported yet: run without --systemd-cgroup")]
     SystemdUnsupported,
     #[error("timed out waiting for cgroup {path:?} to {what}")]

@@ -269,10 +269,39 @@ impl Driver for V2 {
             }
             write(&self.dir, k, v)?;
         }
-        if res.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-            // The eBPF device program is not built yet: the nodes husk creates are
-            // the only devices in the container's /dev.
-            log::debug!("device cgroup rules on cgroup v2 are not enforced yet");
+        if let Some(list) = res.devices().as_ref().filter(|d| !d.is_empty()) {
+            // cgroup v2 has no devices files: an eBPF program with the v1
+            // list's meaning decides each access.
+            let program = super::devices::bpf_program(&super::devices::rules(list));
+            let prog =
+                crate::sys::linux::bpf_load_device_program(&program).map_err(|(e, log)| {
+                    CgroupError::Device {
+                        what: format!(
+                            "load the device program ({} instructions): {log}",
+                            program.len()
+                        ),
+                        source: e,
+                    }
+                })?;
+            let dir = nix::fcntl::open(
+                &self.dir,
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| CgroupError::Device {
+                what: format!("open {}", self.dir.display()),
+                source: e,
+            })?;
+            crate::sys::linux::bpf_attach_device_program(
+                std::os::fd::AsFd::as_fd(&dir),
+                std::os::fd::AsFd::as_fd(&prog),
+            )
+            .map_err(|e| CgroupError::Device {
+                what: format!("attach the device program to {}", self.dir.display()),
+                source: e,
+            })?;
         }
         Ok(())
     }

@@ -740,3 +740,102 @@ pub fn set_loopback_up() -> nix::Result<()> {
     // SAFETY: SIOCSIFFLAGS reads `req`, which we own.
     Errno::result(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }).map(drop)
 }
+
+/// bpf(2) attributes for BPF_PROG_LOAD (linux/bpf.h), the fields husk sets.
+#[repr(C)]
+#[derive(Default)]
+struct BpfProgLoad {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+    _rest: [u64; 8],
+}
+
+/// bpf(2) attributes for BPF_PROG_ATTACH.
+#[repr(C)]
+#[derive(Default)]
+struct BpfProgAttach {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+    _rest: [u32; 11],
+}
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+const BPF_F_ALLOW_MULTI: u32 = 2;
+
+/// Loads a cgroup device program; the verifier's log is returned in the error text.
+pub fn bpf_load_device_program(
+    insns: &[crate::cgroups::devices::Insn],
+) -> Result<OwnedFd, (Errno, String)> {
+    let license = c"Apache-2.0";
+    let mut log = vec![0u8; 16 * 1024];
+    let mut name = [0u8; 16];
+    name[..9].copy_from_slice(b"husk_dev\0");
+    let attr = BpfProgLoad {
+        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 1,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        prog_name: name,
+        ..Default::default()
+    };
+    // SAFETY: `attr` points at the instructions, the license string and
+    // the log buffer, all of which outlive the call; the kernel reads the
+    // first two and writes at most log_size bytes into the third.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &attr as *const BpfProgLoad,
+            std::mem::size_of::<BpfProgLoad>(),
+        )
+    };
+    match Errno::result(rc) {
+        // SAFETY: a new fd owned by us alone.
+        Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+        Err(e) => {
+            let end = log.iter().position(|b| *b == 0).unwrap_or(0);
+            Err((e, String::from_utf8_lossy(&log[..end]).trim().to_string()))
+        }
+    }
+}
+
+/// Attaches a device program to the cgroup directory `cgroup` (multi-attach:
+/// programs inherited from ancestors still apply too).
+pub fn bpf_attach_device_program(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> nix::Result<()> {
+    let attr = BpfProgAttach {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: BPF_F_ALLOW_MULTI,
+        ..Default::default()
+    };
+    // SAFETY: the kernel reads `attr`, which lives across the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_ATTACH,
+            &attr as *const BpfProgAttach,
+            std::mem::size_of::<BpfProgAttach>(),
+        )
+    };
+    Errno::result(rc).map(drop)
+}
