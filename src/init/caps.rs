@@ -19,9 +19,27 @@ pub enum CapsError {
 }
 
 /// The capabilities the running kernel knows; names it does not know are
-/// skipped (runc does the same, with a warning).
+/// skipped (runc does the same, with a warning). Read once from
+/// cap_last_cap: probing each capability costs a prctl, and this is asked
+/// for every set.
 fn supported() -> CapsHashSet {
-    caps::runtime::thread_all_supported()
+    static LAST: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    let last = *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| {
+                caps::runtime::thread_all_supported()
+                    .iter()
+                    .map(|c| c.index())
+                    .max()
+                    .unwrap_or(40)
+            })
+    });
+    caps::all()
+        .into_iter()
+        .filter(|c| c.index() <= last)
+        .collect()
 }
 
 /// Converts OCI capability names to the caps crate's values, dropping
