@@ -57,6 +57,11 @@ pub fn run(a: RunArgs, g: &Global) -> Result<i32> {
     let code = wait::foreground(pid, signals.expect("set when not detached"), master)?;
 
     let mut ct = store.lock(&id)?;
+    if !a.keep {
+        // Deleted at once: recording the exit first would be wasted writes.
+        delete::delete(ct, true).with_context(|| format!("failed to delete container {id:?}"))?;
+        return Ok(code);
+    }
     ct.record.phase = if code == 0 {
         Phase::Stopped
     } else {
@@ -68,10 +73,6 @@ pub fn run(a: RunArgs, g: &Global) -> Result<i32> {
         reason: if code > 128 { "signaled" } else { "exited" }.into(),
         finished: husk::timestamp::now(),
     });
-    if a.keep {
-        ct.save()?;
-    } else {
-        delete::delete(ct, true).with_context(|| format!("failed to delete container {id:?}"))?;
-    }
+    ct.save()?;
     Ok(code)
 }

@@ -273,8 +273,18 @@ fn load_record(dir: &Path) -> Result<Record> {
 impl Locked {
     /// Writes the record: state.json.tmp, fsync, rename over state.json,
     /// fsync the directory. A crash leaves the old or the new record, never
-    /// a torn one.
+    /// a torn one, and the new one survives a power loss.
     pub fn save(&self) -> Result<()> {
+        self.write_record(true)
+    }
+
+    /// Writes a record that is about to be replaced (the `creating` one):
+    /// tmp + rename, still never torn, without the two fsyncs.
+    pub fn save_transient(&self) -> Result<()> {
+        self.write_record(false)
+    }
+
+    fn write_record(&self, durable: bool) -> Result<()> {
         let tmp = self.dir.join(STATE_TMP);
         let path = self.dir.join(STATE_FILE);
         let write_err = |source| StoreError::Write {
@@ -290,11 +300,16 @@ impl Locked {
             .open(&tmp)
             .map_err(write_err)?;
         f.write_all(&bytes).map_err(write_err)?;
-        f.sync_all().map_err(write_err)?;
+        if durable {
+            f.sync_all().map_err(write_err)?;
+        }
         fs::rename(&tmp, &path).map_err(|source| StoreError::Write {
             path: path.clone(),
             source,
         })?;
+        if !durable {
+            return Ok(());
+        }
         File::from(
             self.lock
                 .fd()
