@@ -292,6 +292,13 @@ pub trait Driver {
     fn record(&self) -> CgroupRecord;
     /// Usage counters (cpu, memory, pids, io, hugetlb) in runc's shape.
     fn stats(&self) -> stats::Stats;
+    /// OOM kills in the cgroup so far (one file read).
+    fn oom_kills(&self) -> u64;
+    /// The one cgroup v2 directory a new process can be cloned straight
+    /// into (CLONE_INTO_CGROUP); None where processes must be moved (v1).
+    fn clone_target(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// Builds the driver for a new container.

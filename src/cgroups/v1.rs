@@ -309,7 +309,14 @@ impl Driver for V1 {
             driver: "v1".into(),
             paths: self.paths.clone(),
             created: self.made.clone(),
+            oom_base: 0,
         }
+    }
+
+    fn oom_kills(&self) -> u64 {
+        self.dir("memory")
+            .and_then(|d| read_keyed(d, "memory.oom_control").get("oom_kill").copied())
+            .unwrap_or(0)
     }
 
     fn stats(&self) -> Stats {
@@ -354,10 +361,7 @@ impl Driver for V1 {
                 .or(s.memory.raw.get("cache"))
                 .copied()
                 .unwrap_or(0);
-            s.memory.oom_kills = read_keyed(d, "memory.oom_control")
-                .get("oom_kill")
-                .copied()
-                .unwrap_or(0);
+            s.memory.oom_kills = self.oom_kills();
         }
         if let Some(d) = self.dir("pids") {
             s.pids.current = read_u64(d, "pids.current");

@@ -350,7 +350,19 @@ impl Driver for V2 {
             driver: "v2".into(),
             paths: [(String::new(), self.dir.clone())].into(),
             created: self.made.clone(),
+            oom_base: 0,
         }
+    }
+
+    fn clone_target(&self) -> Option<&Path> {
+        Some(&self.dir)
+    }
+
+    fn oom_kills(&self) -> u64 {
+        read_keyed(&self.dir, "memory.events")
+            .get("oom_kill")
+            .copied()
+            .unwrap_or(0)
     }
 
     fn stats(&self) -> Stats {

@@ -84,7 +84,7 @@ fn stats(store: &husk::store::Store, id: &str, once: bool, interval: &str) -> Re
         writeln!(out, "{}", line())?;
         return Ok(0);
     }
-    let mut ooms = cg.stats().memory.oom_kills;
+    let mut ooms = cg.oom_kills();
     let mut next = Instant::now();
     loop {
         let rec = match store.load(id) {
@@ -96,7 +96,7 @@ fn stats(store: &husk::store::Store, id: &str, once: bool, interval: &str) -> Re
             out.flush()?;
             next = Instant::now() + interval;
         }
-        let kills = cg.stats().memory.oom_kills;
+        let kills = cg.oom_kills();
         if kills > ooms {
             writeln!(out, "{}", json!({"type": "oom", "id": id}))?;
             out.flush()?;

@@ -155,6 +155,15 @@ pub fn create(store: &Store, id: &str, mut opts: CreateOptions) -> Result<Create
 /// passes `Monitor::Existing`; `husk restart` a new shim or the caller.
 pub fn recreate(store: &Store, id: &str, monitor: Monitor) -> Result<Created> {
     let mut ct = store.lock(id)?;
+    // The shim decided on this restart before taking the lock: a stop or
+    // delete that came in between wins, and its record must survive.
+    if matches!(monitor, Monitor::Existing { .. })
+        && (ct.record.stop.is_some() || ct.record.phase != Phase::Restarting)
+    {
+        return Err(ContainerError::Usage(format!(
+            "restart of container {id:?} cancelled: it was stopped meanwhile"
+        )));
+    }
     // Whatever is left of the last run goes first.
     if let Some(cg) = cgroups::from_record(&ct.record.cgroup) {
         super::kill::signal_all(&ct, Signal::SIGKILL).ok();
@@ -231,7 +240,8 @@ fn setup(
     opts: &mut CreateOptions,
     progress: &mut Progress,
 ) -> Result<Pid> {
-    ct.save()?;
+    // Replaced by the `created` record at the end: no need for it to be durable.
+    ct.save_transient()?;
     let spec = &bundle.spec;
     let linux_cfg = spec.linux().as_ref();
     let ns = NamespacePlan::from_config(
@@ -265,6 +275,12 @@ fn setup(
         cg.apply(res)?;
     }
     ct.record.cgroup = cg.record();
+    // A cgroup we did not make may have seen OOM kills already: the shim
+    // counts only those after this point.
+    let rec = &mut ct.record.cgroup;
+    if !rec.paths.values().all(|p| rec.created.contains(p)) {
+        rec.oom_base = cg.oom_kills();
+    }
     ct.record.own_pid_ns = ns.private_pid();
 
     let fifo_path = ct.path(EXEC_FIFO);
@@ -290,6 +306,17 @@ fn setup(
         }
     };
     let (parent_end, child_end) = sync::pair()?;
+    let clone_target = match progress.cgroup.as_ref().and_then(|cg| cg.clone_target()) {
+        Some(dir) => nix::fcntl::open(
+            dir,
+            nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ok(),
+        None => None,
+    };
     let cfg = InitConfig {
         id: &ct.id,
         spec,
@@ -308,25 +335,26 @@ fn setup(
         ),
         setgroups_allowed: !rootless,
         runtime_fds: vec![ct.lock_fd(), parent_end.raw_fd()],
+        clone_into: clone_target.as_ref().map(std::os::fd::AsFd::as_fd),
         stdio: stdio
             .as_ref()
             .map(|s| [s[0].as_raw_fd(), s[1].as_raw_fd(), s[2].as_raw_fd()]),
     };
 
-    let pid = if under_new_shim {
-        let (pid, pending) = crate::shim::spawn::launch(&cfg, spec, ct, child_end, log_pipes)?;
+    let (pid, placed) = if under_new_shim {
+        let (pid, placed, pending) =
+            crate::shim::spawn::launch(&cfg, spec, ct, child_end, log_pipes)?;
         progress.child = Some(pid);
         progress.shim = Some(pending);
-        drop(stdio);
-        pid
+        (pid, placed)
     } else {
-        let pid = spawn_init(&cfg, spec, child_end)?;
+        let (pid, placed) = spawn_init(&cfg, spec, child_end)?;
         progress.child = Some(pid);
         progress.child_is_ours = true;
-        drop(stdio);
-        pid
+        (pid, placed)
     };
-    supervise_setup(&cfg, spec, pid, &parent_end, progress)?;
+    drop(stdio);
+    supervise_setup(&cfg, spec, pid, placed, &parent_end, progress)?;
     ct.record.pid = pid.as_raw();
     ct.record.pid_start = process::stat(pid).map(|s| s.start).unwrap_or(0);
     ct.record.phase = Phase::Created;
@@ -340,8 +368,9 @@ fn setup(
     Ok(pid)
 }
 
-/// Clones the init (the child never returns from here).
-pub(crate) fn spawn_init(cfg: &InitConfig, spec: &Spec, child_end: Channel) -> Result<Pid> {
+/// Clones the init (the child never returns from here). The flag says
+/// whether it was born in its cgroup (cgroup v2) or still has to be moved.
+pub(crate) fn spawn_init(cfg: &InitConfig, spec: &Spec, child_end: Channel) -> Result<(Pid, bool)> {
     let restore = enter_runtime_side_namespaces(cfg.ns, spec)?;
     // The init is in its pid namespace (maybe a pod's, shared) from its
     // first instruction, holding the host's root and our caller's fds: it
@@ -353,7 +382,17 @@ pub(crate) fn spawn_init(cfg: &InitConfig, spec: &Spec, child_end: Channel) -> R
     if !cfg.ns.creates(LinuxNamespaceType::User) {
         linux::set_dumpable(false).map_err(step("make the runtime non-dumpable"))?;
     }
-    let forked = linux::clone_process(cfg.ns.clone_flags());
+    let flags = cfg.ns.clone_flags();
+    let (forked, placed) = match cfg.clone_into {
+        Some(fd) => match linux::clone_into_cgroup(flags, fd) {
+            // Old kernels (no clone3 or no CLONE_INTO_CGROUP): move it afterwards.
+            Err(nix::Error::ENOSYS | nix::Error::EINVAL | nix::Error::E2BIG) => {
+                (linux::clone_process(flags), false)
+            }
+            r => (r, true),
+        },
+        None => (linux::clone_process(flags), false),
+    };
     if let Ok(Forked::Child) = forked {
         // The child never returns into the runtime's code: init::main ends in
         // execve or exit. (It must not undo the parent's namespace switch either.)
@@ -365,7 +404,7 @@ pub(crate) fn spawn_init(cfg: &InitConfig, spec: &Spec, child_end: Channel) -> R
         Forked::Parent(pid) => {
             drop(child_end);
             log::debug!("container {}: init is pid {pid}", cfg.id);
-            Ok(pid)
+            Ok((pid, placed))
         }
     }
 }
@@ -375,6 +414,7 @@ fn supervise_setup(
     cfg: &InitConfig,
     spec: &Spec,
     pid: Pid,
+    placed: bool,
     parent_end: &Channel,
     progress: &Progress,
 ) -> Result<()> {
@@ -384,12 +424,26 @@ fn supervise_setup(
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         write_oom_score_adj(pid, adj)?;
     }
-    let cg = progress
-        .cgroup
-        .as_ref()
-        .expect("the cgroup exists before the clone");
-    cg.add(pid)?;
-    parent_end.send(&Msg::Go(pid.as_raw()))?; // sync 1
+    // The init may fail in its early setup (it does not always wait for
+    // sync 1): if it is gone, its own message is the error to report.
+    let init_error = || match parent_end.recv_with_fd("its error") {
+        Ok((Msg::Error(text), _)) => ContainerError::Init(text),
+        _ => died_during_setup(pid, progress.child_is_ours),
+    };
+    if !placed {
+        let cg = progress
+            .cgroup
+            .as_ref()
+            .expect("the cgroup exists before the clone");
+        if let Err(e) = cg.add(pid) {
+            let gone = crate::process::stat(pid).is_none_or(|s| s.state == b'Z');
+            return Err(if gone { init_error() } else { e.into() });
+        }
+    }
+    // sync 1
+    if parent_end.send(&Msg::Go(pid.as_raw())).is_err() {
+        return Err(init_error());
+    }
     loop {
         let (msg, fd) = match parent_end.recv_with_fd("its setup") {
             Ok(m) => m,

@@ -109,6 +109,8 @@ pub struct InitConfig<'a> {
     /// Under a shim: the init's stdin, stdout and stderr (dup'd onto 0-2
     /// first thing); otherwise the runtime's own stdio is inherited.
     pub stdio: Option<[RawFd; 3]>,
+    /// A cgroup v2 directory to clone the init straight into.
+    pub clone_into: Option<std::os::fd::BorrowedFd<'a>>,
 }
 
 impl InitConfig<'_> {
@@ -158,17 +160,19 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     linux::set_parent_death_signal(Some(nix::sys::signal::Signal::SIGKILL))
         .map_err(step("set the parent death signal"))?;
 
-    // sync 1: the runtime has written our id maps and put us in our cgroups.
-    let host_pid = match chan.recv_with_fd("go")?.0 {
-        Msg::Go(pid) => pid,
-        Msg::Error(e) => return Err(SyncError::Remote(e).into()),
-        got => {
-            return Err(SyncError::Unexpected {
-                expected: "go",
-                got,
-            }
-            .into())
-        }
+    // sync 1: the runtime has written our id maps and put us in our
+    // cgroups. With a user namespace (maps first) or a cgroup namespace
+    // (its root must be our cgroup) we must wait for it now; otherwise we
+    // set up the rootfs meanwhile and wait before the hooks — moving a task
+    // between cgroups can cost the runtime an RCU grace period, and none
+    // of the container's own code runs before then anyway.
+    let wait_first = cfg.ns.creates(LinuxNamespaceType::User)
+        || cfg.ns.joins(LinuxNamespaceType::User)
+        || cfg.ns.creates(LinuxNamespaceType::Cgroup);
+    let mut host_pid = if wait_first {
+        Some(expect_go(chan)?)
+    } else {
+        None
     };
     // From here to execve we hold the host's /proc, the caller's fds and,
     // until pivot_root, the host's root: none of it may be reachable through
@@ -265,6 +269,10 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
         )),
     )?;
 
+    let host_pid = match host_pid.take() {
+        Some(pid) => pid,
+        None => expect_go(chan)?,
+    };
     // sync 2: the runtime runs prestart and createRuntime hooks.
     chan.send(&Msg::Hooks)?;
     chan.expect(Msg::HooksDone, "hooks done")?;
@@ -385,6 +393,19 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
 fn pty_raw(fd: &OwnedFd) -> RawFd {
     use std::os::fd::AsRawFd;
     fd.as_raw_fd()
+}
+
+/// Waits for sync 1 and returns the init's pid as the runtime sees it.
+fn expect_go(chan: &Channel) -> Result<i32> {
+    match chan.recv_with_fd("go")?.0 {
+        Msg::Go(pid) => Ok(pid),
+        Msg::Error(e) => Err(SyncError::Remote(e).into()),
+        got => Err(SyncError::Unexpected {
+            expected: "go",
+            got,
+        }
+        .into()),
+    }
 }
 
 pub(crate) fn empty_caps() -> oci_spec::runtime::LinuxCapabilities {

@@ -158,13 +158,16 @@ impl Channel {
         expected: &'static str,
     ) -> Result<(Msg, Option<OwnedFd>), SyncError> {
         let mut buf = vec![0u8; 64 * 1024];
-        let (n, fd) =
-            crate::sys::linux::recv_with_fd(self.fd.as_raw_fd(), &mut buf).map_err(|source| {
-                SyncError::Recv {
-                    peer: self.peer,
-                    source,
-                }
-            })?;
+        // A peer that closed with our message unread leaves ECONNRESET
+        // pending, reported once ahead of what it had sent us: read again.
+        let mut attempt = crate::sys::linux::recv_with_fd(self.fd.as_raw_fd(), &mut buf);
+        if matches!(attempt, Err(nix::Error::ECONNRESET)) {
+            attempt = crate::sys::linux::recv_with_fd(self.fd.as_raw_fd(), &mut buf);
+        }
+        let (n, fd) = attempt.map_err(|source| SyncError::Recv {
+            peer: self.peer,
+            source,
+        })?;
         if n == 0 {
             return Err(SyncError::Closed {
                 peer: self.peer,
@@ -221,6 +224,17 @@ mod tests {
         }
         assert_eq!(Msg::decode(&[]), None);
         assert_eq!(Msg::decode(&[77]), None);
+    }
+
+    #[test]
+    fn a_message_sent_before_the_peer_closed_unread_still_arrives() {
+        let (a, b) = pair().unwrap();
+        // b leaves a's message unread, answers, and goes.
+        a.send(&Msg::Go(1)).unwrap();
+        b.send(&Msg::Error("mount failed".into())).unwrap();
+        drop(b);
+        let e = a.expect(Msg::Ready, "ready").unwrap_err();
+        assert_eq!(e.to_string(), "mount failed");
     }
 
     #[test]

@@ -139,7 +139,7 @@ pub fn run(args: Args) -> i32 {
         health: None,
         done: false,
     };
-    shim.oom_base = shim.oom_kills();
+    shim.oom_base = shim.oom_base();
     shim.start_health();
     // Start-up touched far more of the binary than the loop needs.
     linux::trim_file_mappings();
@@ -414,12 +414,18 @@ impl Shim {
         }
     }
 
+    /// The OOM count create found (read then, before the container could
+    /// run: reading it now would miss a container that died at once).
+    fn oom_base(&self) -> u64 {
+        self.store.load(&self.id).map_or(0, |r| r.cgroup.oom_base)
+    }
+
     fn oom_kills(&self) -> u64 {
         self.store
             .load(&self.id)
             .ok()
             .and_then(|r| crate::cgroups::from_record(&r.cgroup))
-            .map_or(0, |cg| cg.stats().memory.oom_kills)
+            .map_or(0, |cg| cg.oom_kills())
     }
 
     /// Records how the init ended and decides about a restart.
@@ -524,7 +530,7 @@ impl Shim {
                     pidfd,
                     started: Instant::now(),
                 });
-                self.oom_base = self.oom_kills();
+                self.oom_base = self.oom_base();
                 if let Ok(mut ct) = self.store.lock(&self.id) {
                     ct.record.restart_count += 1;
                     let _ = ct.save();
@@ -532,15 +538,20 @@ impl Shim {
                 self.start_health();
             }
             Err(e) => {
+                self.done = true;
+                let Ok(mut ct) = self.store.lock(&self.id) else {
+                    return;
+                };
+                // A stop that raced the restart is not a failure.
+                if ct.record.stop.is_some() || ct.record.phase != Phase::Restarting {
+                    return;
+                }
                 events::append(
                     &self.dir,
-                    &Event::new("restart_failed", &self.id).with("error", e.clone()),
+                    &Event::new("restart_failed", &self.id).with("error", e),
                 );
-                if let Ok(mut ct) = self.store.lock(&self.id) {
-                    ct.record.phase = Phase::Error;
-                    let _ = ct.save();
-                }
-                self.done = true;
+                ct.record.phase = Phase::Error;
+                let _ = ct.save();
             }
         }
     }

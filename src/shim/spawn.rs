@@ -85,7 +85,7 @@ pub fn launch(
     ct: &Locked,
     child_end: Channel,
     logs: Option<LogPipes>,
-) -> Result<(Pid, Pending)> {
+) -> Result<(Pid, bool, Pending)> {
     let root =
         crate::bundle::absolute(ct.dir.parent().unwrap_or(Path::new("/"))).unwrap_or_default();
     let (info_r, info_w) = pipe2(OFlag::O_CLOEXEC).map_err(step("make the shim's pipe"))?;
@@ -125,9 +125,10 @@ pub fn launch(
         return Err(ContainerError::Init(err.trim().to_string()));
     }
     let mut f = text.split_whitespace().map(|n| n.parse::<i32>());
-    match (f.next(), f.next()) {
-        (Some(Ok(shim)), Some(Ok(init))) => Ok((
+    match (f.next(), f.next(), f.next()) {
+        (Some(Ok(shim)), Some(Ok(init)), Some(Ok(placed))) => Ok((
             Pid::from_raw(init),
+            placed == 1,
             Pending {
                 shim: Pid::from_raw(shim),
                 go: go_w,
@@ -162,8 +163,8 @@ fn start(
         let _ = nix::unistd::close(*fd);
     }
     let _ = linux::set_child_subreaper(true);
-    let init = match crate::container::create::spawn_init(cfg, spec, child_end) {
-        Ok(pid) => pid,
+    let (init, placed) = match crate::container::create::spawn_init(cfg, spec, child_end) {
+        Ok(r) => r,
         Err(e) => {
             let msg = format!("E {:#}\n", anyhow::Error::from(e)).replace('\n', " ");
             let _ = nix::unistd::write(&info, format!("{}\n", msg.trim_end()).as_bytes());
@@ -178,7 +179,7 @@ fn start(
     }
     let _ = nix::unistd::write(
         &info,
-        format!("{} {}\n", std::process::id(), init).as_bytes(),
+        format!("{} {} {}\n", std::process::id(), init, placed as u8).as_bytes(),
     );
     drop(info);
     let mut b = [0u8; 1];

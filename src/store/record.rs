@@ -109,6 +109,14 @@ pub struct CgroupRecord {
     /// Directories husk created, deepest last: delete removes them in reverse.
     #[serde(default)]
     pub created: Vec<PathBuf>,
+    /// OOM kills already counted in the cgroup when the container was
+    /// created (non-zero only in a cgroup husk did not make).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub oom_base: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How the container's process ended, when somebody saw it end.

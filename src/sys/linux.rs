@@ -839,3 +839,49 @@ pub fn bpf_attach_device_program(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -
     };
     Errno::result(rc).map(drop)
 }
+
+/// struct clone_args (linux/sched.h), for clone3(2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// clone3(2) with fork semantics into the cgroup v2 directory `cgroup`
+/// (CLONE_INTO_CGROUP, 5.7+): the child is born in its cgroup, so nobody
+/// has to move it there — a move takes the cgroup threadgroup rwsem for
+/// writing, which can wait a whole RCU grace period.
+pub fn clone_into_cgroup(flags: CloneFlags, cgroup: BorrowedFd<'_>) -> nix::Result<Forked> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let args = CloneArgs {
+        flags: flags.bits() as u64 | CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..Default::default()
+    };
+    // SAFETY: without CLONE_VM and with a zero stack, clone3 behaves like
+    // fork(2): the child runs on a copy-on-write copy of this stack. We are
+    // single-threaded, so the child may go on using the allocator and std.
+    // The kernel only reads `args`, which lives across the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match Errno::result(rc)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(Pid::from_raw(pid as i32))),
+    }
+}
