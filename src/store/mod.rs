@@ -117,6 +117,8 @@ pub fn validate_id(id: &str) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Whether `save` makes records survive a power loss (see `transient`).
+    durable: bool,
 }
 
 /// A container's state directory with its lock held, and its record.
@@ -126,6 +128,7 @@ pub struct Locked {
     pub dir: PathBuf,
     pub record: Record,
     lock: DirLock,
+    durable: bool,
 }
 
 impl Store {
@@ -149,12 +152,28 @@ impl Store {
                     source,
                 })?,
         }
-        Ok(Store { root: root.into() })
+        Ok(Store {
+            root: root.into(),
+            durable: true,
+        })
+    }
+
+    /// The same root, for a container that cannot outlive its caller
+    /// (`run` in the foreground deletes it at the end): its records skip
+    /// the fsyncs, since a power loss ends the container with the caller.
+    pub fn transient(self) -> Store {
+        Store {
+            durable: false,
+            ..self
+        }
     }
 
     /// A store whose root is not created (read-only commands on a missing root).
     pub fn at(root: &Path) -> Store {
-        Store { root: root.into() }
+        Store {
+            root: root.into(),
+            durable: true,
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -192,6 +211,7 @@ impl Store {
             dir,
             record,
             lock,
+            durable: self.durable,
         })
     }
 
@@ -219,6 +239,7 @@ impl Store {
             dir,
             record,
             lock,
+            durable: self.durable,
         })
     }
 
@@ -273,9 +294,10 @@ fn load_record(dir: &Path) -> Result<Record> {
 impl Locked {
     /// Writes the record: state.json.tmp, fsync, rename over state.json,
     /// fsync the directory. A crash leaves the old or the new record, never
-    /// a torn one, and the new one survives a power loss.
+    /// a torn one, and the new one survives a power loss (unless the store
+    /// is `transient`).
     pub fn save(&self) -> Result<()> {
-        self.write_record(true)
+        self.write_record(self.durable)
     }
 
     /// Writes a record that is about to be replaced (the `creating` one):
