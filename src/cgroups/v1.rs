@@ -3,6 +3,8 @@
 //! hierarchy; resources go to the hierarchy that owns each controller.
 
 use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -205,16 +207,36 @@ impl Driver for V1 {
             // Without the devices controller (rootless), devices are limited to
             // the nodes husk creates; a privileged host always has it.
             if let Some(dir) = self.dir("devices") {
+                // Each write is one rule: the two files are opened once.
+                let mut files: [Option<(PathBuf, fs::File)>; 2] = [None, None];
                 for r in devices::rules(rules) {
-                    write(
-                        dir,
-                        if r.allow {
-                            "devices.allow"
-                        } else {
-                            "devices.deny"
-                        },
-                        &r.v1_line(),
-                    )?;
+                    let name = if r.allow {
+                        "devices.allow"
+                    } else {
+                        "devices.deny"
+                    };
+                    let slot = &mut files[r.allow as usize];
+                    if slot.is_none() {
+                        let path = dir.join(name);
+                        let f =
+                            fs::OpenOptions::new()
+                                .write(true)
+                                .open(&path)
+                                .map_err(|source| CgroupError::Write {
+                                    path: path.clone(),
+                                    value: r.v1_line(),
+                                    source,
+                                })?;
+                        *slot = Some((path, f));
+                    }
+                    let (path, f) = slot.as_mut().expect("opened above");
+                    let line = r.v1_line();
+                    f.write_all(line.as_bytes())
+                        .map_err(|source| CgroupError::Write {
+                            path: path.clone(),
+                            value: line,
+                            source,
+                        })?;
                 }
             } else if !self.rootless {
                 return Err(CgroupError::Unsupported {
