@@ -7,8 +7,12 @@ need=()
 pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || need+=("$1"); }
 # libseccomp-dev: the seccomp crate links libseccomp; busybox-static: the
 # test and demo rootfs; runc: the reference for the compatibility tests;
-# iproute2 for network namespace checks; jq/hyperfine/time for benchmarks.
+# iproute2 for network namespace checks; jq for the scripts.
 for p in build-essential pkg-config libseccomp-dev busybox-static runc iproute2 jq; do pkg "$p"; done
+# `deps.sh bench`: what scripts/bench.sh measures with and against.
+if [[ ${1:-} == bench ]]; then
+    for p in hyperfine strace time crun; do pkg "$p"; done
+fi
 if ((${#need[@]})); then
     echo "deps: installing ${need[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
