@@ -12,10 +12,7 @@ use husk::store::ExitRecord;
 use crate::cli::{Global, RunArgs};
 
 pub fn run(a: RunArgs, g: &Global) -> Result<i32> {
-    let mut store = super::store(g)?;
-    if !a.detach && !a.keep {
-        store = store.transient();
-    }
+    let store = super::store(g)?;
     let id = a.create.id.clone();
     let mut opts = super::create::options(&a.create, g, a.detach);
     // In the foreground without --console-socket, husk is the other end of the terminal.

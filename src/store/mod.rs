@@ -117,8 +117,6 @@ pub fn validate_id(id: &str) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
-    /// Whether `save` makes records survive a power loss (see `transient`).
-    durable: bool,
 }
 
 /// A container's state directory with its lock held, and its record.
@@ -128,7 +126,6 @@ pub struct Locked {
     pub dir: PathBuf,
     pub record: Record,
     lock: DirLock,
-    durable: bool,
 }
 
 impl Store {
@@ -152,28 +149,12 @@ impl Store {
                     source,
                 })?,
         }
-        Ok(Store {
-            root: root.into(),
-            durable: true,
-        })
-    }
-
-    /// The same root, for a container that cannot outlive its caller
-    /// (`run` in the foreground deletes it at the end): its records skip
-    /// the fsyncs, since a power loss ends the container with the caller.
-    pub fn transient(self) -> Store {
-        Store {
-            durable: false,
-            ..self
-        }
+        Ok(Store { root: root.into() })
     }
 
     /// A store whose root is not created (read-only commands on a missing root).
     pub fn at(root: &Path) -> Store {
-        Store {
-            root: root.into(),
-            durable: true,
-        }
+        Store { root: root.into() }
     }
 
     pub fn root(&self) -> &Path {
@@ -211,7 +192,6 @@ impl Store {
             dir,
             record,
             lock,
-            durable: self.durable,
         })
     }
 
@@ -239,7 +219,6 @@ impl Store {
             dir,
             record,
             lock,
-            durable: self.durable,
         })
     }
 
@@ -294,10 +273,9 @@ fn load_record(dir: &Path) -> Result<Record> {
 impl Locked {
     /// Writes the record: state.json.tmp, fsync, rename over state.json,
     /// fsync the directory. A crash leaves the old or the new record, never
-    /// a torn one, and the new one survives a power loss (unless the store
-    /// is `transient`).
+    /// a torn one, and the new one survives a power loss.
     pub fn save(&self) -> Result<()> {
-        self.write_record(self.durable)
+        self.write_record(true)
     }
 
     /// Writes a record that is about to be replaced (the `creating` one):
