@@ -73,6 +73,6 @@ pub fn run(a: RunArgs, g: &Global) -> Result<i32> {
         reason: if code > 128 { "signaled" } else { "exited" }.into(),
         finished: husk::timestamp::now(),
     });
-    ct.save()?;
+    ct.save_durable()?;
     Ok(code)
 }

@@ -240,8 +240,7 @@ fn setup(
     opts: &mut CreateOptions,
     progress: &mut Progress,
 ) -> Result<Pid> {
-    // Replaced by the `created` record at the end: no need for it to be durable.
-    ct.save_transient()?;
+    ct.save()?;
     let spec = &bundle.spec;
     let linux_cfg = spec.linux().as_ref();
     let ns = NamespacePlan::from_config(

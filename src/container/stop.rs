@@ -115,7 +115,7 @@ pub fn stop(store: &Store, id: &str, timeout: Option<Duration>) -> Result<Stoppe
             reason: reason.into(),
             finished: crate::timestamp::now(),
         });
-        ct.save()?;
+        ct.save_durable()?;
         events::append(&ct.dir, &Event::new("exited", id).with("reason", reason));
     }
     Ok(how)

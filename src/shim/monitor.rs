@@ -493,7 +493,7 @@ impl Shim {
         } else {
             self.done = true;
         }
-        if let Err(e) = ct.save() {
+        if let Err(e) = ct.save_durable() {
             log::warn!("container {}: cannot record its exit: {e}", self.id);
         }
     }

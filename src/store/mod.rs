@@ -271,17 +271,20 @@ fn load_record(dir: &Path) -> Result<Record> {
 }
 
 impl Locked {
-    /// Writes the record: state.json.tmp, fsync, rename over state.json,
-    /// fsync the directory. A crash leaves the old or the new record, never
-    /// a torn one, and the new one survives a power loss.
+    /// Writes the record: state.json.tmp, then rename over state.json. A
+    /// reader or a crash sees the old or the new record, never a torn one.
+    /// No fsync: everything a record describes (processes, cgroups,
+    /// mounts) dies with the machine, so a record that survives a power
+    /// loss would only describe a dead container, which the pid and start
+    /// time already tell.
     pub fn save(&self) -> Result<()> {
-        self.write_record(true)
+        self.write_record(false)
     }
 
-    /// Writes a record that is about to be replaced (the `creating` one):
-    /// tmp + rename, still never torn, without the two fsyncs.
-    pub fn save_transient(&self) -> Result<()> {
-        self.write_record(false)
+    /// `save`, then fsync of the record and of the directory: for the
+    /// one thing worth keeping across a power loss, how a container ended.
+    pub fn save_durable(&self) -> Result<()> {
+        self.write_record(true)
     }
 
     fn write_record(&self, durable: bool) -> Result<()> {
