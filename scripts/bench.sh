@@ -218,8 +218,10 @@ export R_CMD R_ROOT
 bid=$tag-sys
 bundle "$bid" '["sleep","60"]' >/dev/null
 bundle "$bid-run" >/dev/null
+# --shim never: strace -f would wait for the shim, which lives as long as
+# the container (the shim's own start costs 0.5 ms: scripts/bench-shim.sh).
 strace_of() { # strace_of NAME ARGS...
-    strace -f -c -o "$work/strace.$1" "$husk" --root "${ROOT[husk]}" "${@:2}" >/dev/null 2>&1 || true
+    strace -f -c -o "$work/strace.$1" "$husk" --root "${ROOT[husk]}" --shim never "${@:2}" >/dev/null 2>&1 || true
 }
 strace -f -c -o "$work/strace.version" "$husk" --version >/dev/null
 strace_of run run --bundle "$work/b/$bid-run" "$bid-run"
