@@ -22,6 +22,7 @@ pub mod sys;
 pub mod terminal;
 pub mod timestamp;
 pub mod units;
+pub mod userns;
 
 /// The name a value has in JSON (its serde rename): how OCI spells an enum
 /// variant such as `CAP_KILL` or `RLIMIT_NOFILE`.

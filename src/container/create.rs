@@ -259,7 +259,8 @@ fn setup(
     // The cgroup, with its limits, before the init exists: nothing of the
     // container ever runs unlimited.
     let layout = Layout::detect()?;
-    let rootless = !nix::unistd::geteuid().is_root();
+    // Rootless: cgroups only where delegated (see cgroups::Rootless).
+    let rootless = crate::userns::rootless();
     let mut cg = cgroups::for_new(
         &layout,
         linux_cfg.and_then(|l| l.cgroups_path().as_deref()),
@@ -332,7 +333,7 @@ fn setup(
             &ct.record.cgroup,
             ns.creates(LinuxNamespaceType::Cgroup),
         ),
-        setgroups_allowed: !rootless,
+        setgroups_allowed: nix::unistd::geteuid().is_root(),
         runtime_fds: vec![ct.lock_fd(), parent_end.raw_fd()],
         clone_into: clone_target.as_ref().map(std::os::fd::AsFd::as_fd),
         stdio: stdio
@@ -583,31 +584,19 @@ fn enter_runtime_side_namespaces(ns: &NamespacePlan, spec: &Spec) -> Result<Rest
     Ok(restore)
 }
 
-/// Writes uid_map and gid_map of a new user namespace. Root writes any
-/// mapping; an unprivileged caller may map only itself, after denying setgroups.
+/// Writes uid_map and gid_map of the init's new user namespace: itself
+/// when the kernel allows, else through newuidmap/newgidmap (see userns).
 fn write_id_maps(pid: Pid, spec: &Spec) -> Result<()> {
     let linux_cfg = spec
         .linux()
         .as_ref()
         .expect("a user namespace comes from linux.namespaces");
-    let render = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
-        maps.into_iter()
-            .flatten()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect::<String>()
-    };
-    let write = |file: &str, text: &str| {
-        fs::write(format!("/proc/{pid}/{file}"), text).map_err(|e| {
-            step(format!("write {file} {:?}", text.trim()))(nix::Error::from_raw(
-                e.raw_os_error().unwrap_or(libc::EIO),
-            ))
-        })
-    };
-    if !nix::unistd::geteuid().is_root() {
-        write("setgroups", "deny")?;
-    }
-    write("uid_map", &render(linux_cfg.uid_mappings().as_ref()))?;
-    write("gid_map", &render(linux_cfg.gid_mappings().as_ref()))?;
+    let none = Vec::new();
+    crate::userns::write_id_maps(
+        pid,
+        linux_cfg.uid_mappings().as_ref().unwrap_or(&none),
+        linux_cfg.gid_mappings().as_ref().unwrap_or(&none),
+    )?;
     Ok(())
 }
 

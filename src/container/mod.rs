@@ -42,6 +42,8 @@ pub enum ContainerError {
     Fifo(#[from] FifoError),
     #[error(transparent)]
     Terminal(#[from] TerminalError),
+    #[error(transparent)]
+    UserNs(#[from] crate::userns::UserNsError),
     #[error("{0}")]
     Init(String),
     #[error(transparent)]
