@@ -59,6 +59,11 @@ pub enum CgroupError {
         controller: &'static str,
         parent: PathBuf,
     },
+    #[error("{resource} was requested but husk runs rootless and cannot use cgroup {path:?} (not delegated to this user): delegate a cgroup subtree to the user (as systemd does for Delegate=yes) or remove the limit from linux.resources")]
+    NotDelegated {
+        resource: &'static str,
+        path: PathBuf,
+    },
     #[error("invalid cgroupsPath {path:?}: {why}")]
     InvalidPath { path: String, why: &'static str },
     #[error("no cgroup hierarchy is mounted under /sys/fs/cgroup")]
@@ -301,6 +306,55 @@ pub trait Driver {
     }
 }
 
+/// How a rootless runtime (not the host's root, or root of a user
+/// namespace only) treats cgroups, as runc does: the container's cgroup is
+/// made where the user may (a delegated subtree) and silently left out
+/// where it may not, unless the config asks for a resource limit, which
+/// then fails with `NotDelegated`. Device rules are not enforced (that
+/// needs the devices controller or a BPF program, both privileged).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rootless {
+    /// The caller's own directory in the cgroup2 tree: the init starts
+    /// there, and moving it out needs write access to the cgroup.procs of
+    /// the common ancestor (cgroup-v2.rst, "Delegation Containment").
+    pub own_v2: Option<PathBuf>,
+}
+
+/// Is this the kernel saying the cgroup tree is not ours to change?
+pub fn is_permission(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EACCES | libc::EPERM | libc::EROFS)
+    )
+}
+
+/// May this process move a process from cgroup2 directory `from` into
+/// `to`? It needs write access to `to`'s cgroup.procs and to that of the
+/// closest ancestor of both.
+pub fn may_migrate(from: &Path, to: &Path) -> bool {
+    use nix::unistd::{access, AccessFlags};
+    let mut common = to;
+    while !from.starts_with(common) {
+        match common.parent() {
+            Some(p) => common = p,
+            None => return false,
+        }
+    }
+    [to, common]
+        .iter()
+        .all(|d| access(&d.join("cgroup.procs"), AccessFlags::W_OK).is_ok())
+}
+
+/// Logs, once per container, that a rootless container runs without (part
+/// of) its cgroup.
+pub(crate) fn note_skipped(dirs: &[PathBuf]) {
+    if !dirs.is_empty() {
+        log::info!(
+            "rootless: cgroup {dirs:?} is not writable by this user (not delegated): the container runs without it; resource limits, pause and cgroup stats are not available"
+        );
+    }
+}
+
 /// Builds the driver for a new container.
 pub fn for_new(
     layout: &Layout,
@@ -313,12 +367,22 @@ pub fn for_new(
         source,
     })?;
     let own = parse_proc_cgroup(&own_text);
+    let rootless = rootless.then(|| Rootless {
+        own_v2: layout
+            .unified
+            .as_ref()
+            .map(|m| dir_in(m, own.get("").map_or(Path::new("/"), |p| p.as_path()))),
+    });
     if layout.is_v2() {
         let m = layout.unified.as_ref().expect("is_v2 checked unified");
         let own = own.get("").map_or(Path::new("/"), |p| p.as_path());
         let rel = placement(cgroups_path, id, v2_relative_base(own))?;
         // Rootless or not, v2 enables what it can (see V2::enable_controllers).
-        Ok(Box::new(v2::V2::new(dir_in(m, &rel), m.mountpoint.clone())))
+        Ok(Box::new(v2::V2::new(
+            dir_in(m, &rel),
+            m.mountpoint.clone(),
+            rootless,
+        )))
     } else if !layout.v1.is_empty() {
         let mut paths = BTreeMap::new();
         for m in &layout.v1 {

@@ -12,7 +12,10 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 use super::stats::{parse_blkio_v1, read_keyed, read_u64, Hugetlb, MemoryEntry, Stats};
-use super::{devices, mkdir_all, read, read_pids, remove_made, write, CgroupError, Driver, Result};
+use super::{
+    devices, is_permission, mkdir_all, read, read_pids, remove_made, write, CgroupError, Driver,
+    Result, Rootless,
+};
 use crate::store::CgroupRecord;
 
 #[derive(Debug)]
@@ -20,15 +23,18 @@ pub struct V1 {
     /// controllers → directory; "" is the cgroup2 directory on hybrid hosts.
     paths: BTreeMap<String, PathBuf>,
     made: Vec<PathBuf>,
-    rootless: bool,
+    rootless: Option<Rootless>,
+    /// Rootless: the hierarchies left out because they are not delegated.
+    skipped: BTreeMap<String, PathBuf>,
 }
 
 impl V1 {
-    pub fn new(paths: BTreeMap<String, PathBuf>, rootless: bool) -> V1 {
+    pub fn new(paths: BTreeMap<String, PathBuf>, rootless: Option<Rootless>) -> V1 {
         V1 {
             paths,
             made: Vec::new(),
             rootless,
+            skipped: BTreeMap::new(),
         }
     }
 
@@ -36,7 +42,8 @@ impl V1 {
         V1 {
             paths: rec.paths.clone(),
             made: rec.created.clone(),
-            rootless: false,
+            rootless: None,
+            skipped: BTreeMap::new(),
         }
     }
 
@@ -49,9 +56,22 @@ impl V1 {
     }
 
     fn need(&self, controller: &'static str, resource: &'static str) -> Result<&Path> {
-        self.dir(controller).ok_or(CgroupError::Unsupported {
-            resource,
-            controller,
+        if let Some(d) = self.dir(controller) {
+            return Ok(d);
+        }
+        let skipped = self
+            .skipped
+            .iter()
+            .find(|(k, _)| k.split(',').any(|c| c == controller));
+        Err(match skipped {
+            Some((_, path)) => CgroupError::NotDelegated {
+                resource,
+                path: path.clone(),
+            },
+            None => CgroupError::Unsupported {
+                resource,
+                controller,
+            },
         })
     }
 
@@ -77,25 +97,35 @@ impl Driver for V1 {
     fn create(&mut self) -> Result<()> {
         let mut skipped = Vec::new();
         for (ctrl, dir) in &self.paths {
+            let made_before = self.made.len();
             match mkdir_all(dir, &mut self.made) {
                 Ok(()) => {}
                 // Rootless without delegation: run without that hierarchy.
                 Err(CgroupError::Create { source, .. })
-                    if self.rootless
-                        && matches!(
-                            source.raw_os_error(),
-                            Some(libc::EACCES | libc::EPERM | libc::EROFS)
-                        ) =>
+                    if self.rootless.is_some() && is_permission(&source) =>
                 {
-                    skipped.push(ctrl.clone())
+                    skipped.push(ctrl.clone());
+                    continue;
                 }
                 Err(e) => return Err(e),
             }
+            // The cgroup2 side of a hybrid host: the init could not be
+            // moved there from the caller's cgroup.
+            let own_v2 = self.rootless.as_ref().and_then(|r| r.own_v2.as_deref());
+            if let (true, Some(own)) = (ctrl.is_empty(), own_v2) {
+                if !super::may_migrate(own, dir) {
+                    let new: Vec<PathBuf> = self.made.drain(made_before..).collect();
+                    remove_made(&new, std::slice::from_ref(dir))?;
+                    skipped.push(ctrl.clone());
+                }
+            }
         }
         for c in skipped {
-            log::debug!("cgroup hierarchy {c:?} is not writable: skipped");
-            self.paths.remove(&c);
+            if let Some(dir) = self.paths.remove(&c) {
+                self.skipped.insert(c, dir);
+            }
         }
+        super::note_skipped(&self.skipped.values().cloned().collect::<Vec<_>>());
         self.init_cpuset()
     }
 
@@ -204,9 +234,12 @@ impl Driver for V1 {
             }
         }
         if let Some(rules) = res.devices() {
-            // Without the devices controller (rootless), devices are limited to
-            // the nodes husk creates; a privileged host always has it.
-            if let Some(dir) = self.dir("devices") {
+            // Rootless, devices are limited to the nodes husk binds in
+            // (writing device rules needs CAP_SYS_ADMIN; runc skips them
+            // too); a privileged host always has the devices controller.
+            if self.rootless.is_some() {
+                log::debug!("rootless: device rules are not enforced");
+            } else if let Some(dir) = self.dir("devices") {
                 // Each write is one rule: the two files are opened once.
                 let mut files: [Option<(PathBuf, fs::File)>; 2] = [None, None];
                 for r in devices::rules(rules) {
@@ -238,7 +271,7 @@ impl Driver for V1 {
                             source,
                         })?;
                 }
-            } else if !self.rootless {
+            } else {
                 return Err(CgroupError::Unsupported {
                     resource: "device rules",
                     controller: "devices",
@@ -327,6 +360,10 @@ impl Driver for V1 {
     }
 
     fn record(&self) -> CgroupRecord {
+        if self.paths.is_empty() && self.made.is_empty() {
+            // Rootless and nothing delegated: the container has no cgroup.
+            return CgroupRecord::default();
+        }
         CgroupRecord {
             driver: "v1".into(),
             paths: self.paths.clone(),
@@ -582,8 +619,32 @@ mod tests {
     }
 
     #[test]
+    fn a_hierarchy_rootless_could_not_use_is_named_as_not_delegated() {
+        let mut v = V1::new(BTreeMap::new(), Some(Rootless::default()));
+        v.skipped
+            .insert("pids".into(), "/sys/fs/cgroup/pids/u/c".into());
+        let mut res = LinuxResources::default();
+        let mut pids = oci_spec::runtime::LinuxPids::default();
+        pids.set_limit(10);
+        res.set_pids(Some(pids));
+        let e = v.apply(&res).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "a pids limit was requested but husk runs rootless and cannot use cgroup \"/sys/fs/cgroup/pids/u/c\""
+            ),
+            "{e}"
+        );
+        // Nothing usable: the record names no cgroup at all.
+        assert_eq!(v.record(), CgroupRecord::default());
+        // Device rules are not enforced rootless: no error.
+        let mut res = LinuxResources::default();
+        res.set_devices(Some(vec![Default::default()]));
+        v.apply(&res).unwrap();
+    }
+
+    #[test]
     fn missing_controller_is_named() {
-        let v = V1::new(BTreeMap::from([("memory".into(), "/x".into())]), false);
+        let v = V1::new(BTreeMap::from([("memory".into(), "/x".into())]), None);
         let mut res = LinuxResources::default();
         let mut pids = oci_spec::runtime::LinuxPids::default();
         pids.set_limit(10);
@@ -598,7 +659,7 @@ mod tests {
     #[test]
     fn zero_values_change_nothing() {
         // containerd's shim sends zeros for "unset": nothing may be written.
-        let v = V1::new(BTreeMap::new(), false);
+        let v = V1::new(BTreeMap::new(), None);
         let res: LinuxResources = serde_json::from_str(
             r#"{"memory":{"limit":0,"reservation":0,"swap":0,"kernel":0},"cpu":{"shares":0,"quota":0,"period":0},"blockIO":{"weight":0}}"#,
         )

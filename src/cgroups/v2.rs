@@ -9,7 +9,10 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 use super::stats::{parse_io_stat_v2, read_keyed, read_u64, Hugetlb, MemoryEntry, Stats};
-use super::{mkdir_all, read, read_pids, remove_made, write, CgroupError, Driver, Result};
+use super::{
+    is_permission, mkdir_all, read, read_pids, remove_made, write, CgroupError, Driver, Result,
+    Rootless,
+};
 use crate::store::CgroupRecord;
 
 /// Controllers husk enables for containers.
@@ -23,6 +26,10 @@ pub struct V2 {
     /// Where the cgroup2 hierarchy is mounted (the walk for controllers stops there).
     mountpoint: PathBuf,
     made: Vec<PathBuf>,
+    rootless: Option<Rootless>,
+    /// Rootless: the directory could not be made, or the init could not
+    /// be moved into it (not delegated): the container runs without it.
+    skipped: bool,
 }
 
 /// OCI cpu.shares (2..262144) → cgroup2 cpu.weight (1..10000).
@@ -52,11 +59,13 @@ pub fn swap_max(limit: i64, swap: i64) -> Option<String> {
 }
 
 impl V2 {
-    pub fn new(dir: PathBuf, mountpoint: PathBuf) -> V2 {
+    pub fn new(dir: PathBuf, mountpoint: PathBuf, rootless: Option<Rootless>) -> V2 {
         V2 {
             dir,
             mountpoint,
             made: Vec::new(),
+            rootless,
+            skipped: false,
         }
     }
 
@@ -65,6 +74,8 @@ impl V2 {
             dir: rec.paths.get("").cloned().unwrap_or_default(),
             mountpoint: PathBuf::from("/sys/fs/cgroup"),
             made: rec.created.clone(),
+            rootless: None,
+            skipped: false,
         }
     }
 
@@ -110,6 +121,12 @@ impl V2 {
     }
 
     fn need(&self, controller: &'static str, resource: &'static str) -> Result<&Path> {
+        if self.skipped {
+            return Err(CgroupError::NotDelegated {
+                resource,
+                path: self.dir.clone(),
+            });
+        }
         if self.has(controller) {
             return Ok(&self.dir);
         }
@@ -133,7 +150,26 @@ impl V2 {
 
 impl Driver for V2 {
     fn create(&mut self) -> Result<()> {
-        mkdir_all(&self.dir, &mut self.made)?;
+        let Some(rootless) = &self.rootless else {
+            mkdir_all(&self.dir, &mut self.made)?;
+            self.enable_controllers();
+            return Ok(());
+        };
+        let usable = match mkdir_all(&self.dir, &mut self.made) {
+            Ok(()) => rootless
+                .own_v2
+                .as_deref()
+                .is_none_or(|own| super::may_migrate(own, &self.dir)),
+            Err(CgroupError::Create { source, .. }) if is_permission(&source) => false,
+            Err(e) => return Err(e),
+        };
+        if !usable {
+            let made = std::mem::take(&mut self.made);
+            remove_made(&made, std::slice::from_ref(&self.dir))?;
+            self.skipped = true;
+            super::note_skipped(std::slice::from_ref(&self.dir));
+            return Ok(());
+        }
         self.enable_controllers();
         Ok(())
     }
@@ -261,6 +297,12 @@ impl Driver for V2 {
             )?;
         }
         for (k, v) in res.unified().iter().flatten() {
+            if self.skipped {
+                return Err(CgroupError::NotDelegated {
+                    resource: "linux.resources.unified",
+                    path: self.dir.clone(),
+                });
+            }
             if k.contains('/') || k.starts_with('.') {
                 return Err(CgroupError::InvalidPath {
                     path: k.clone(),
@@ -269,7 +311,12 @@ impl Driver for V2 {
             }
             write(&self.dir, k, v)?;
         }
-        if let Some(list) = res.devices().as_ref().filter(|d| !d.is_empty()) {
+        let devices = res.devices().as_ref().filter(|d| !d.is_empty());
+        if let (Some(_), Some(_)) = (devices, &self.rootless) {
+            // Loading a BPF program is privileged; runc skips device rules
+            // rootless too. The container has only the nodes husk bound in.
+            log::debug!("rootless: device rules are not enforced");
+        } else if let Some(list) = devices {
             // cgroup v2 has no devices files: an eBPF program with the v1
             // list's meaning decides each access.
             let program = super::devices::bpf_program(&super::devices::rules(list));
@@ -307,10 +354,16 @@ impl Driver for V2 {
     }
 
     fn add(&self, pid: Pid) -> Result<()> {
+        if self.skipped {
+            return Ok(());
+        }
         write(&self.dir, "cgroup.procs", &pid.to_string())
     }
 
     fn pids(&self) -> Result<Vec<Pid>> {
+        if self.skipped {
+            return Ok(Vec::new());
+        }
         read_pids(&self.dir, "cgroup.procs")
     }
 
@@ -338,6 +391,9 @@ impl Driver for V2 {
     }
 
     fn remove(&self) -> Result<()> {
+        if self.skipped {
+            return Ok(());
+        }
         let mut all = self.made.clone();
         if !all.contains(&self.dir) {
             all.push(self.dir.clone());
@@ -346,6 +402,9 @@ impl Driver for V2 {
     }
 
     fn record(&self) -> CgroupRecord {
+        if self.skipped {
+            return CgroupRecord::default();
+        }
         CgroupRecord {
             driver: "v2".into(),
             paths: [(String::new(), self.dir.clone())].into(),
@@ -445,7 +504,7 @@ mod tests {
         std::fs::create_dir_all(&leaf).unwrap();
         std::fs::write(root.join("cgroup.controllers"), "memory pids\n").unwrap();
         std::fs::write(leaf.join("cgroup.controllers"), "memory\n").unwrap();
-        let v = V2::new(leaf, root.clone());
+        let v = V2::new(leaf, root.clone(), None);
         let mut res = LinuxResources::default();
         let mut pids = oci_spec::runtime::LinuxPids::default();
         pids.set_limit(10);
