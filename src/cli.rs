@@ -46,7 +46,7 @@ pub struct Global {
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
 
-    /// Accepted for runc compatibility (true, false or auto); husk detects rootless mode itself
+    /// With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself
     #[arg(long, global = true, value_name = "MODE", num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
 
@@ -138,6 +138,8 @@ pub struct SpecArgs {
     /// Directory to write config.json to
     #[arg(short = 'b', long, value_name = "DIR", default_value = ".")]
     pub bundle: PathBuf,
+    // `spec --rootless` is the global --rootless flag (runc spells both
+    // the same): see commands::spec.
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use husk::store::StoreError;
 use crate::cli::{DeleteArgs, Global};
 
 pub fn run(a: DeleteArgs, g: &Global) -> Result<i32> {
-    let store = super::existing_store(g);
+    let store = super::existing_store(g)?;
     for id in &a.ids {
         let ct = match store.lock(id) {
             Ok(ct) => ct,

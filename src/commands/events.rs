@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::cli::{EventsArgs, Global};
 
 pub fn run(a: EventsArgs, g: &Global) -> Result<i32> {
-    let store = super::existing_store(g);
+    let store = super::existing_store(g)?;
     if a.stats || a.interval.is_some() {
         let id =
             a.id.clone()

@@ -18,7 +18,7 @@ pub fn run(a: ExecArgs, g: &Global) -> Result<i32> {
         let e = husk::sys::linux::reexec_from_sealed_copy();
         bail!("cannot run from a sealed copy of husk: {e}");
     }
-    let store = super::existing_store(g);
+    let store = super::existing_store(g)?;
     let spec = exec::stored_spec(&store, &a.id).map_err(|e| match e {
         husk::container::ContainerError::Store(husk::store::StoreError::Read { .. }) => {
             anyhow!(husk::store::StoreError::NotFound { id: a.id.clone() })

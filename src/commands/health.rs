@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::cli::{Global, IdArg};
 
 pub fn run(a: IdArg, g: &Global) -> Result<i32> {
-    let store = super::existing_store(g);
+    let store = super::existing_store(g)?;
     let rec = store.load(&a.id)?;
     let health = rec.policy.health.as_ref().ok_or_else(|| {
         anyhow!(

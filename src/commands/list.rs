@@ -6,7 +6,7 @@ use husk::store::StoreError;
 use crate::cli::{Format, Global, ListArgs};
 
 pub fn run(a: ListArgs, g: &Global) -> Result<i32> {
-    let store = super::existing_store(g);
+    let store = super::existing_store(g)?;
     let mut docs = Vec::new();
     for id in store.ids()? {
         // A container deleted while we list is simply not listed.

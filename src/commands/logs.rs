@@ -12,7 +12,7 @@ use husk::shim::logs::{self, Record};
 use crate::cli::{Global, LogsArgs};
 
 pub fn run(a: LogsArgs, g: &Global) -> Result<i32> {
-    let store = super::existing_store(g);
+    let store = super::existing_store(g)?;
     store.load(&a.id)?; // "container does not exist"
     let dir = store.dir(&a.id);
     let files = logs::files(&dir);

@@ -57,7 +57,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         return Err(husk::cgroups::CgroupError::SystemdUnsupported.into());
     }
     match cmd {
-        Command::Spec(a) => spec::run(a),
+        Command::Spec(a) => spec::run(a, g),
         Command::Create(a) => create::run(a, g),
         Command::Start(a) => start::run(a, g),
         Command::Run(a) => run::run(a, g),
@@ -82,30 +82,24 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-/// The state root: --root, else /run/husk for root and
-/// $XDG_RUNTIME_DIR/husk (or /run/user/<uid>/husk) otherwise.
-pub fn root_dir(g: &Global) -> PathBuf {
-    if let Some(r) = &g.root {
-        return r.clone();
-    }
-    let uid = nix::unistd::geteuid();
-    if uid.is_root() {
-        return PathBuf::from(husk::store::DEFAULT_ROOT);
-    }
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        Some(d) => PathBuf::from(d).join("husk"),
-        None => PathBuf::from(format!("/run/user/{uid}/husk")),
+/// The state root: --root, else `store::default_root` (/run/husk for
+/// root; $XDG_RUNTIME_DIR/husk, /run/user/<uid>/husk or a private
+/// /tmp/husk-<uid> otherwise).
+pub fn root_dir(g: &Global) -> Result<PathBuf> {
+    match &g.root {
+        Some(r) => Ok(r.clone()),
+        None => Ok(husk::store::default_root()?),
     }
 }
 
 /// The store for commands that create state (made when missing).
 pub fn store(g: &Global) -> Result<Store> {
-    Ok(Store::open(&root_dir(g))?)
+    Ok(Store::open(&root_dir(g)?)?)
 }
 
 /// The store for commands that only read or remove state.
-pub fn existing_store(g: &Global) -> Store {
-    Store::at(&root_dir(g))
+pub fn existing_store(g: &Global) -> Result<Store> {
+    Ok(Store::at(&root_dir(g)?))
 }
 
 /// Prints rows as left-aligned columns separated by at least three spaces.

@@ -6,7 +6,7 @@ use husk::lifecycle::{self, Command};
 use crate::cli::{Global, IdArg};
 
 fn freeze(a: &IdArg, g: &Global, cmd: Command, frozen: bool) -> Result<i32> {
-    let mut ct = super::existing_store(g).lock(&a.id)?;
+    let mut ct = super::existing_store(g)?.lock(&a.id)?;
     let phase = husk::container::observe(&ct.record);
     let next = lifecycle::check(&ct.id, phase, cmd)?.unwrap_or(phase);
     let cg = husk::cgroups::from_record(&ct.record.cgroup)

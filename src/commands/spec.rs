@@ -2,14 +2,26 @@
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::SpecArgs;
+use crate::cli::{Global, SpecArgs};
 
-pub fn run(a: SpecArgs) -> Result<i32> {
+/// `--rootless` (runc's `spec --rootless`, parsed as the global flag of
+/// the same name) asks for husk::spec::rootless_config.
+pub fn run(a: SpecArgs, g: &Global) -> Result<i32> {
+    let rootless = match g.rootless.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => bail!("spec --rootless takes true or false, not {other:?}"),
+    };
     let path = a.bundle.join("config.json");
     if path.exists() {
         bail!("{} exists: remove it first", path.display());
     }
-    let text = serde_json::to_string_pretty(&husk::spec::default_config())?;
+    let config = if rootless {
+        husk::spec::rootless_config(&husk::spec::RootlessIds::of_caller())
+    } else {
+        husk::spec::default_config()
+    };
+    let text = serde_json::to_string_pretty(&config)?;
     std::fs::write(&path, text + "\n")
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(0)

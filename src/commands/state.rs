@@ -5,7 +5,7 @@ use anyhow::Result;
 use crate::cli::{Global, IdArg};
 
 pub fn run(a: IdArg, g: &Global) -> Result<i32> {
-    let rec = super::existing_store(g).load(&a.id)?;
+    let rec = super::existing_store(g)?.load(&a.id)?;
     let phase = husk::container::observe(&rec);
     println!(
         "{}",

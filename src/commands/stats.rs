@@ -73,7 +73,7 @@ pub fn run(a: StatsArgs, g: &Global) -> Result<i32> {
     if interval.is_some_and(|d| d.is_zero()) {
         bail!("--interval must be more than zero");
     }
-    let store = super::existing_store(g);
+    let store = super::existing_store(g)?;
     let host_memory = stats::host_memory();
     let mut watched = targets(&store, &a.ids)?;
     let mut out = std::io::stdout().lock();

@@ -15,7 +15,7 @@ fn timeout(t: &Option<String>) -> Result<Option<Duration>> {
 
 pub fn run(a: StopArgs, g: &Global) -> Result<i32> {
     let t = timeout(&a.time)?;
-    let store = super::existing_store(g);
+    let store = super::existing_store(g)?;
     for id in &a.ids {
         let how =
             stop(&store, id, t).with_context(|| format!("failed to stop container {id:?}"))?;
@@ -28,7 +28,7 @@ pub fn run(a: StopArgs, g: &Global) -> Result<i32> {
 
 pub fn restart(a: RestartArgs, g: &Global) -> Result<i32> {
     let t = timeout(&a.time)?;
-    let store = super::existing_store(g);
+    let store = super::existing_store(g)?;
     stop(&store, &a.id, t).with_context(|| format!("failed to stop container {:?}", a.id))?;
     // The old shim ends with its container; a new one watches the new run.
     let old = store.load(&a.id)?.shim;
@@ -52,7 +52,7 @@ pub fn restart(a: RestartArgs, g: &Global) -> Result<i32> {
 /// `husk __recreate ID`, run by the shim for a restart: stdio on fds 3-5.
 pub fn recreate_for_shim(id: &str, g: &Global) -> Result<i32> {
     let fds = [3, 4, 5].map(husk::sys::linux::adopt_inherited_fd);
-    let store = super::existing_store(g);
+    let store = super::existing_store(g)?;
     let mut created = recreate(&store, id, Monitor::Existing { stdio: fds })?;
     husk::container::start::start(&mut created.container)?;
     Ok(0)

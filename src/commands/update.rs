@@ -11,7 +11,7 @@ use crate::cli::{Global, UpdateArgs};
 
 pub fn run(a: UpdateArgs, g: &Global) -> Result<i32> {
     let res = resources(&a)?;
-    let store = super::existing_store(g);
+    let store = super::existing_store(g)?;
     let mut ct = store.lock(&a.id)?;
     let spec = husk::container::exec::stored_spec(&store, &a.id).ok();
     let base = spec

@@ -25,7 +25,7 @@ pub fn run(a: WaitArgs, g: &Global) -> Result<i32> {
         .map(husk::units::parse_duration)
         .transpose()?
         .map(|d| Instant::now() + d);
-    let store = super::existing_store(g);
+    let store = super::existing_store(g)?;
     let mut status = 0;
     for id in &a.ids {
         match wait_one(&store, id, a.condition, deadline)? {

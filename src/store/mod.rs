@@ -25,6 +25,70 @@ pub const EXEC_FIFO: &str = "exec.fifo";
 /// The default state root for root.
 pub const DEFAULT_ROOT: &str = "/run/husk";
 
+/// The state root when no --root is given: /run/husk for root (of the
+/// host: rootless podman always passes --root); for anyone else
+/// $XDG_RUNTIME_DIR/husk, else /run/user/<uid>/husk when that runtime dir
+/// exists and is theirs (runc's rule), else /tmp/husk-<uid>: a private
+/// directory that must be a real directory owned by the caller with no
+/// group or other access (anyone may create names in /tmp, so a
+/// directory planted there by another user is refused, not used).
+pub fn default_root() -> Result<PathBuf> {
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
+        return Ok(PathBuf::from(DEFAULT_ROOT));
+    }
+    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(d).join("husk"));
+    }
+    let run_user = PathBuf::from(format!("/run/user/{uid}"));
+    if fs::symlink_metadata(&run_user)
+        .is_ok_and(|m| m.is_dir() && std::os::unix::fs::MetadataExt::uid(&m) == uid.as_raw())
+    {
+        return Ok(run_user.join("husk"));
+    }
+    let tmp = std::env::temp_dir().join(format!("husk-{uid}"));
+    private_dir(&tmp, uid.as_raw())?;
+    Ok(tmp)
+}
+
+/// Makes `dir` (0700) or checks that the one there is the caller's alone.
+fn private_dir(dir: &Path, uid: u32) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(source) => {
+            return Err(StoreError::CreateRoot {
+                path: dir.into(),
+                source,
+            })
+        }
+    }
+    let m = fs::symlink_metadata(dir).map_err(|source| StoreError::Read {
+        path: dir.into(),
+        source,
+    })?;
+    let why = if !m.is_dir() {
+        Some("it is not a directory".to_string())
+    } else if m.uid() != uid {
+        Some(format!("it belongs to uid {}, not {uid}", m.uid()))
+    } else if m.mode() & 0o077 != 0 {
+        Some(format!(
+            "its mode {:o} gives others access",
+            m.mode() & 0o7777
+        ))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(StoreError::UnsafeRoot {
+            path: dir.into(),
+            why,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Longest container id accepted (DESIGN.md §1).
 pub const MAX_ID_LEN: usize = 1024;
 
@@ -42,6 +106,8 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    #[error("refusing state root {path:?}: {why} (set XDG_RUNTIME_DIR or pass --root)")]
+    UnsafeRoot { path: PathBuf, why: String },
     #[error("cannot create state directory {path:?}")]
     CreateDir {
         path: PathBuf,
@@ -352,6 +418,32 @@ impl Locked {
 mod tests {
     use super::*;
     use crate::lifecycle::Phase;
+
+    #[test]
+    fn a_private_root_is_made_0700_and_a_planted_one_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let uid = nix::unistd::geteuid().as_raw();
+        let base = std::env::temp_dir().join(format!("husk-private-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir_all(&base).unwrap();
+        let dir = base.join("root");
+        private_dir(&dir, uid).unwrap();
+        assert_eq!(
+            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        private_dir(&dir, uid).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = private_dir(&dir, uid).unwrap_err().to_string();
+        assert!(e.contains("gives others access"), "{e}");
+        let e = private_dir(&dir, uid + 1).unwrap_err().to_string();
+        assert!(e.contains("belongs to uid"), "{e}");
+        let link = base.join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        let e = private_dir(&link, uid).unwrap_err().to_string();
+        assert!(e.contains("not a directory"), "{e}");
+        fs::remove_dir_all(&base).unwrap();
+    }
 
     fn record(id: &str) -> Record {
         Record {
