@@ -10,11 +10,15 @@ use husk::container::{ps, stats::human_bytes};
 use crate::cli::{Format, Global, PsArgs};
 
 pub fn run(a: PsArgs, g: &Global) -> Result<i32> {
-    let rec = super::existing_store(g).load(&a.id)?;
+    let rec = super::existing_store(g)?.load(&a.id)?;
     let running = husk::container::observe(&rec).has_process();
     let pids: Vec<i32> = match husk::cgroups::from_record(&rec.cgroup) {
         Some(cg) => cg.pids()?.into_iter().map(|p| p.as_raw()).collect(),
-        None if running => vec![rec.pid],
+        // No cgroup (rootless): the processes of its pid namespace.
+        None if running => husk::process::without_cgroup(rec.pid, rec.own_pid_ns)
+            .into_iter()
+            .map(|p| p.as_raw())
+            .collect(),
         None => vec![],
     };
     match a.format {

@@ -55,7 +55,16 @@ pub fn signal_init(ct: &Locked, sig: Signal) -> Result<()> {
 /// SIGKILL the cgroup is frozen first so nothing can fork in between.
 pub fn signal_all(ct: &Locked, sig: Signal) -> Result<()> {
     let Some(cg) = cgroups::from_record(&ct.record.cgroup) else {
-        return signal_init(ct, sig);
+        // No cgroup (rootless): the init, then what shares its pid namespace.
+        let others = process::without_cgroup(ct.record.pid, ct.record.own_pid_ns);
+        signal_init(ct, sig)?;
+        for p in others.into_iter().skip(1) {
+            match linux::kill(p, sig) {
+                Ok(()) | Err(nix::Error::ESRCH) => {}
+                Err(e) => return Err(step(format!("send {sig} to pid {p}"))(e)),
+            }
+        }
+        return Ok(());
     };
     let freeze = sig == Signal::SIGKILL && !cg.frozen();
     if freeze {

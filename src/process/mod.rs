@@ -52,6 +52,38 @@ pub fn liveness(pid: i32, start: u64) -> Liveness {
     }
 }
 
+/// The container's processes when it has no cgroup (rootless without
+/// delegation): with its own pid namespace, every live process in the
+/// init's pid namespace (/proc/<pid>/ns/pid names the same one); else the
+/// init alone. The init comes first.
+pub fn without_cgroup(init: i32, own_pid_ns: bool) -> Vec<Pid> {
+    if init <= 0 {
+        return Vec::new();
+    }
+    let mut out = vec![Pid::from_raw(init)];
+    let Some(ns) = own_pid_ns
+        .then(|| fs::read_link(format!("/proc/{init}/ns/pid")).ok())
+        .flatten()
+    else {
+        return out;
+    };
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == init || fs::read_link(format!("/proc/{pid}/ns/pid")).ok().as_ref() != Some(&ns) {
+            continue;
+        }
+        if stat(Pid::from_raw(pid)).is_some_and(|s| s.state != b'Z' && s.state != b'X') {
+            out.push(Pid::from_raw(pid));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +105,12 @@ mod tests {
         assert_eq!(liveness(me, s.start), Liveness::Alive);
         assert_eq!(liveness(me, s.start + 1), Liveness::Gone);
         assert_eq!(liveness(0, 0), Liveness::Gone);
+    }
+
+    #[test]
+    fn without_a_cgroup_or_pid_namespace_the_init_is_the_container() {
+        let me = std::process::id() as i32;
+        assert_eq!(without_cgroup(me, false), [Pid::from_raw(me)]);
+        assert!(without_cgroup(0, true).is_empty());
     }
 }
