@@ -88,7 +88,7 @@ pub fn exec(store: &Store, id: &str, spec: &Spec, mut opts: ExecOptions) -> Resu
     };
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let (parent_end, child_end) = sync::pair()?;
-    let cfg = ExecConfig {
+    let mut cfg = ExecConfig {
         process: &opts.process,
         namespaces,
         seccomp,
@@ -96,32 +96,33 @@ pub fn exec(store: &Store, id: &str, spec: &Spec, mut opts: ExecOptions) -> Resu
         preserve_fds: opts.preserve_fds,
         setgroups_allowed: nix::unistd::geteuid().is_root(),
         proc: &proc,
+        user_joined: false,
     };
+    // setns(2) into a pid or time namespace needs CAP_SYS_ADMIN in our own
+    // user namespace too, which a rootless runtime lacks: a first child
+    // joins the container's user namespace, then those (runc's nsexec).
+    cfg.user_joined = !nix::unistd::geteuid().is_root()
+        && (pid_ns.is_some() || time_ns.is_some())
+        && cfg
+            .namespaces
+            .iter()
+            .any(|(t, _)| *t == LinuxNamespaceType::User);
 
+    // The process's oom_score_adj, set on ourselves while our /proc files
+    // are still ours and inherited through the clone: the child, not
+    // dumpable and in the container's user namespace, could not write its
+    // own (EACCES for a rootless runtime).
+    if let Some(adj) = opts.process.oom_score_adj() {
+        set_own_oom_score_adj(&proc, adj)?;
+    }
     // Nothing the container can see may be dumpable (its /proc entries
     // stay root-only), and the child inherits this.
     linux::set_dumpable(false).map_err(step("make the runtime non-dumpable"))?;
-    let own_pid = enter_for_children(pid_ns, CloneFlags::CLONE_NEWPID, "pid")?;
-    let own_time = enter_for_children(
-        time_ns,
-        CloneFlags::from_bits_retain(crate::process::namespaces::CLONE_NEWTIME),
-        "time",
-    )?;
-    let forked = linux::clone_process(CloneFlags::empty());
-    if let Ok(Forked::Child) = forked {
-        drop(parent_end);
-        exec_init::main(&LinuxSys, &cfg, child_end)
-    }
-    back_to_own(own_pid, CloneFlags::CLONE_NEWPID)?;
-    back_to_own(
-        own_time,
-        CloneFlags::from_bits_retain(crate::process::namespaces::CLONE_NEWTIME),
-    )?;
-    let pid = match forked.map_err(step("clone the exec'd process"))? {
-        Forked::Parent(pid) => pid,
-        Forked::Child => unreachable!("the child never returns"),
+    let pid = if cfg.user_joined {
+        spawn_through_user_namespace(&cfg, pid_ns, time_ns, &parent_end, child_end)?
+    } else {
+        spawn(&cfg, pid_ns, time_ns, &parent_end, child_end)?
     };
-    drop(child_end);
     drop(cfg);
     if let Err(e) = supervise(&rec, spec, pid, &parent_end) {
         let _ = linux::kill(pid, Signal::SIGKILL);
@@ -138,6 +139,136 @@ pub fn exec(store: &Store, id: &str, spec: &Spec, mut opts: ExecOptions) -> Resu
         super::create::write_pid_file(p, pid)?;
     }
     Ok(pid)
+}
+
+/// Clones the process in the container's pid (and time) namespace,
+/// entered for our children and left again.
+fn spawn(
+    cfg: &ExecConfig,
+    pid_ns: Option<OwnedFd>,
+    time_ns: Option<OwnedFd>,
+    parent_end: &sync::Channel,
+    child_end: sync::Channel,
+) -> Result<Pid> {
+    let own_pid = enter_for_children(pid_ns, CloneFlags::CLONE_NEWPID, "pid")?;
+    let own_time = enter_for_children(
+        time_ns,
+        CloneFlags::from_bits_retain(crate::process::namespaces::CLONE_NEWTIME),
+        "time",
+    )?;
+    let forked = linux::clone_process(CloneFlags::empty());
+    if let Ok(Forked::Child) = forked {
+        // Our end is not the child's: it must see EOF when we are gone.
+        let _ = nix::unistd::close(parent_end.raw_fd());
+        exec_init::main(&LinuxSys, cfg, child_end)
+    }
+    back_to_own(own_pid, CloneFlags::CLONE_NEWPID)?;
+    back_to_own(
+        own_time,
+        CloneFlags::from_bits_retain(crate::process::namespaces::CLONE_NEWTIME),
+    )?;
+    match forked.map_err(step("clone the exec'd process"))? {
+        Forked::Parent(pid) => Ok(pid),
+        Forked::Child => unreachable!("the child never returns"),
+    }
+}
+
+/// The rootless way: a first child joins the container's user namespace
+/// (which gives it CAP_SYS_ADMIN there), then its pid and time
+/// namespaces, and clones the process with CLONE_PARENT so that it is
+/// our child all the same; it reports that pid and exits.
+fn spawn_through_user_namespace(
+    cfg: &ExecConfig,
+    pid_ns: Option<OwnedFd>,
+    time_ns: Option<OwnedFd>,
+    parent_end: &sync::Channel,
+    child_end: sync::Channel,
+) -> Result<Pid> {
+    let (report_r, report_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(step("make the exec report pipe"))?;
+    let first = match linux::clone_process(CloneFlags::empty())
+        .map_err(step("clone the exec'd process"))?
+    {
+        Forked::Child => {
+            let _ = nix::unistd::close(parent_end.raw_fd());
+            drop(report_r);
+            // Runs in: the first child, until the process is cloned.
+            let text = match join_then_clone(cfg, pid_ns, time_ns) {
+                Ok(Forked::Child) => {
+                    drop(report_w);
+                    exec_init::main(&LinuxSys, cfg, child_end)
+                }
+                Ok(Forked::Parent(pid)) => format!("{pid}\n"),
+                Err(e) => format!("E {:#}\n", anyhow::Error::from(e)),
+            };
+            let _ = nix::unistd::write(&report_w, text.as_bytes());
+            linux::exit_now(0)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(report_w);
+    drop(child_end);
+    let mut text = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match nix::unistd::read(&report_r, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(step("read the exec report")(e)),
+        }
+    }
+    let _ = linux::wait_raw(first, 0);
+    let text = String::from_utf8_lossy(&text);
+    let text = text.trim();
+    if let Some(e) = text.strip_prefix("E ") {
+        return Err(ContainerError::Init(e.to_string()));
+    }
+    text.parse::<i32>().map(Pid::from_raw).map_err(|_| {
+        ContainerError::Init(format!(
+            "the exec helper process ended without a pid ({text:?})"
+        ))
+    })
+}
+
+/// Runs in: the first child of a rootless exec. Joins the user namespace
+/// (as its root), the pid and time namespaces, then clones the process.
+fn join_then_clone(
+    cfg: &ExecConfig,
+    pid_ns: Option<OwnedFd>,
+    time_ns: Option<OwnedFd>,
+) -> Result<Forked> {
+    let (_, user) = cfg
+        .namespaces
+        .iter()
+        .find(|(t, _)| *t == LinuxNamespaceType::User)
+        .expect("user_joined is set only with a user namespace to join");
+    nix::sched::setns(user, CloneFlags::CLONE_NEWUSER)
+        .map_err(step("join the container's user namespace"))?;
+    linux::set_res_ids(0, 0).map_err(step("become root in the user namespace"))?;
+    if let Some(fd) = pid_ns {
+        nix::sched::setns(fd, CloneFlags::CLONE_NEWPID)
+            .map_err(step("enter the container's pid namespace"))?;
+    }
+    if let Some(fd) = time_ns {
+        nix::sched::setns(
+            fd,
+            CloneFlags::from_bits_retain(crate::process::namespaces::CLONE_NEWTIME),
+        )
+        .map_err(step("enter the container's time namespace"))?;
+    }
+    linux::clone_process(CloneFlags::CLONE_PARENT).map_err(step("clone the exec'd process"))
+}
+
+/// Writes our own oom_score_adj (unchanged values are not rewritten:
+/// lowering one needs CAP_SYS_RESOURCE).
+fn set_own_oom_score_adj(proc: &OwnedFd, adj: i32) -> Result<()> {
+    let current = std::fs::read_to_string("/proc/self/oom_score_adj").unwrap_or_default();
+    if current.trim() == adj.to_string() {
+        return Ok(());
+    }
+    crate::init::identity::set_oom_score_adj(proc, adj)
+        .map_err(|e| ContainerError::Init(format!("{:#}", anyhow::Error::from(e))))
 }
 
 /// runc's rules for the terminal of an exec'd process.

@@ -30,10 +30,14 @@ pub struct ExecConfig<'a> {
     pub seccomp: Option<&'a LinuxSeccomp>,
     pub console_socket: Option<RawFd>,
     pub preserve_fds: i32,
+    /// The runtime is root (of its user namespace); see identity::setgroups_allowed.
     pub setgroups_allowed: bool,
     /// The host's /proc, opened by the runtime: /proc writes never go
     /// through the container's /proc (CVE-2025-52881 class).
     pub proc: &'a OwnedFd,
+    /// The user namespace was joined before the clone (a rootless exec,
+    /// see container::exec): the process is in it already.
+    pub user_joined: bool,
 }
 
 /// Never returns: execs the process or reports and exits 127.
@@ -63,6 +67,9 @@ fn run(sys: &dyn Sys, cfg: &ExecConfig, chan: &Channel) -> Result<Infallible> {
         }
     }
     for (t, fd) in &cfg.namespaces {
+        if *t == LinuxNamespaceType::User && cfg.user_joined {
+            continue;
+        }
         let flag = crate::process::namespaces::clone_flag(*t).expect("validated namespace type");
         nix::sched::setns(fd, flag).map_err(step(format!(
             "join the container's {} namespace",
@@ -86,10 +93,10 @@ fn run(sys: &dyn Sys, cfg: &ExecConfig, chan: &Channel) -> Result<Infallible> {
     )))?;
     drop(cwd);
 
+    // oom_score_adj was set by the runtime before the clone (inherited):
+    // here, non-dumpable in a user namespace, /proc/self/oom_score_adj
+    // belongs to the host's root and a rootless runtime's child gets EACCES.
     identity::set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
-    if let Some(adj) = process.oom_score_adj() {
-        identity::set_oom_score_adj(cfg.proc, adj)?;
-    }
     let user = process.user();
     if process.terminal() == Some(true) {
         let socket = cfg
@@ -135,7 +142,14 @@ fn run(sys: &dyn Sys, cfg: &ExecConfig, chan: &Channel) -> Result<Infallible> {
     let none = super::empty_caps();
     let caps_cfg = process.capabilities().as_ref().unwrap_or(&none);
     caps::limit_bounding(caps_cfg)?;
-    identity::switch_user(user, cfg.setgroups_allowed)?;
+    let in_userns = cfg
+        .namespaces
+        .iter()
+        .any(|(t, _)| *t == LinuxNamespaceType::User);
+    identity::switch_user(
+        user,
+        identity::setgroups_allowed(cfg.proc, cfg.setgroups_allowed || in_userns),
+    )?;
     caps::apply(caps_cfg)?;
     linux::set_umask(user.umask().unwrap_or(0o022));
     if nnp {
