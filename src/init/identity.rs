@@ -34,6 +34,8 @@ pub enum IdentityError {
         #[source]
         source: nix::Error,
     },
+    #[error("cannot set additional gids {gids:?}: setgroups(2) is denied in this user namespace (rootless with a single gid mapping; map a subordinate gid range with newgidmap to allow it)")]
+    GroupsDenied { gids: Vec<u32> },
     #[error("failed to switch to uid {uid} gid {gid}")]
     Ids {
         uid: u32,
@@ -99,11 +101,34 @@ pub fn set_oom_score_adj(proc: &OwnedFd, value: i32) -> Result<()> {
         .map_err(err)
 }
 
+/// May this process call setgroups(2)? Only with CAP_SETGID (`privileged`:
+/// a root runtime, or root of the container's user namespace), and not in
+/// a user namespace whose /proc/self/setgroups says "deny" (what an
+/// unprivileged runtime writes before it may write a gid_map).
+pub fn setgroups_allowed(proc: &OwnedFd, privileged: bool) -> bool {
+    if !privileged {
+        return false;
+    }
+    let text = openat(
+        proc.as_fd(),
+        "self/setgroups",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()
+    .and_then(|fd| std::io::read_to_string(std::fs::File::from(fd)).ok());
+    crate::userns::setgroups_text_allows(text.as_deref())
+}
+
 /// Supplementary groups, gid, then uid (keeping capabilities across the
 /// uid change, so the capability step can set the final sets).
-/// `setgroups_allowed` is false in a user namespace whose setgroups is "deny".
+/// Without `setgroups_allowed` (see above) the process keeps the groups it
+/// has, and asking for more is an error, as with runc.
 pub fn switch_user(user: &User, setgroups_allowed: bool) -> Result<()> {
     let gids: Vec<u32> = user.additional_gids().clone().unwrap_or_default();
+    if !setgroups_allowed && !gids.is_empty() {
+        return Err(IdentityError::GroupsDenied { gids });
+    }
     if setgroups_allowed {
         linux::set_groups(&gids).map_err(|source| IdentityError::Groups {
             gids: gids.clone(),

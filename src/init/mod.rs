@@ -101,7 +101,8 @@ pub struct InitConfig<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
     pub cgroups: CgroupView,
-    /// The id maps are written by a privileged parent: setgroups is allowed.
+    /// The runtime is root (of its user namespace): the init may call
+    /// setgroups unless its user namespace denies it (identity::setgroups_allowed).
     pub setgroups_allowed: bool,
     /// The runtime's fds the init must close at once: the state directory's
     /// flock would otherwise stay held by the init until it execs.
@@ -227,8 +228,11 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
                 .and_then(|l| l.devices().as_deref())
                 .unwrap_or(&[]),
         );
-        let in_userns =
-            cfg.ns.creates(LinuxNamespaceType::User) || cfg.ns.joins(LinuxNamespaceType::User);
+        // In a user namespace (the container's, or the one the runtime
+        // itself runs in under rootless podman) mknod of a device is refused.
+        let in_userns = cfg.ns.creates(LinuxNamespaceType::User)
+            || cfg.ns.joins(LinuxNamespaceType::User)
+            || crate::userns::running_in_user_namespace();
         rootfs::dev::create_nodes(sys, &root, &nodes, in_userns)?;
         let has_devpts = plan.iter().any(|op| op.dest() == Path::new("/dev/pts"));
         rootfs::dev::links(&root, has_devpts)?;
@@ -356,7 +360,12 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     let no_caps = empty_caps();
     let caps_cfg = process.capabilities().as_ref().unwrap_or(&no_caps);
     caps::limit_bounding(caps_cfg)?;
-    identity::switch_user(user, cfg.setgroups_allowed)?;
+    let in_userns =
+        cfg.ns.creates(LinuxNamespaceType::User) || cfg.ns.joins(LinuxNamespaceType::User);
+    identity::switch_user(
+        user,
+        identity::setgroups_allowed(&proc, cfg.setgroups_allowed || in_userns),
+    )?;
     caps::apply(caps_cfg)?;
     linux::set_umask(user.umask().unwrap_or(0o022));
     if nnp {

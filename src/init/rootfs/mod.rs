@@ -364,16 +364,40 @@ fn mount_fs(
         }
         data.push_str(&format!("context=\"{l}\""));
     }
-    let data = (!data.is_empty()).then_some(data.as_str());
     let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    sys.mount(
+    let mounted = sys.mount(
         Some(Path::new(source)),
         &fd_path(&fd),
         Some(fstype),
         flags,
-        data,
-    )
-    .map_err(|source| RootfsError::Mount {
+        (!data.is_empty()).then_some(data.as_str()),
+    );
+    let mounted = match (mounted, fstype) {
+        // A devpts uid=/gid= the user namespace does not map (gid=5 in a
+        // rootless container with one gid): mount it without, as crun does.
+        (Err(Errno::EINVAL), "devpts") if has_id_option(&data) => {
+            let kept = without_id_options(&data);
+            log::debug!("devpts on {dest:?}: EINVAL with {data:?}, retrying with {kept:?}");
+            sys.mount(
+                Some(Path::new(source)),
+                &fd_path(&fd),
+                Some(fstype),
+                flags,
+                (!kept.is_empty()).then_some(kept.as_str()),
+            )
+        }
+        // A fresh sysfs needs a network namespace owned by the user
+        // namespace (kernel: sysfs_get_tree): without one, bind the host's
+        // /sys with the same flags, as runc's rootless spec does.
+        (Err(Errno::EPERM), "sysfs") => {
+            log::debug!("sysfs on {dest:?}: EPERM, binding the host's /sys instead");
+            let mut o = opts.clone();
+            o.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
+            return mount_bind(sys, root, dest, Path::new("/sys"), &o);
+        }
+        (r, _) => r,
+    };
+    mounted.map_err(|source| RootfsError::Mount {
         what: fstype.to_string(),
         dest: dest.into(),
         source,
@@ -392,6 +416,20 @@ fn mount_fs(
         })?;
     }
     finish_mount(sys, root, dest, opts, None)
+}
+
+/// Does filesystem data name an owner (uid=N, gid=N)?
+fn has_id_option(data: &str) -> bool {
+    data.split(',')
+        .any(|o| o.starts_with("uid=") || o.starts_with("gid="))
+}
+
+/// Filesystem data without its uid= and gid= options.
+fn without_id_options(data: &str) -> String {
+    data.split(',')
+        .filter(|o| !o.is_empty() && !o.starts_with("uid=") && !o.starts_with("gid="))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn mount_bind(
@@ -716,6 +754,16 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn devpts_owner_options_can_be_dropped() {
+        assert!(has_id_option("newinstance,ptmxmode=0666,mode=0620,gid=5"));
+        assert!(!has_id_option("newinstance,ptmxmode=0666,mode=0620"));
+        assert_eq!(
+            without_id_options("newinstance,ptmxmode=0666,mode=0620,gid=5,uid=0"),
+            "newinstance,ptmxmode=0666,mode=0620"
+        );
     }
 
     #[test]
