@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod bundle;
+pub mod user;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Run {
+    pub fn from(o: Output) -> Run {
         use std::os::unix::process::ExitStatusExt;
         Run {
             code: o
