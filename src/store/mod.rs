@@ -25,20 +25,28 @@ pub const EXEC_FIFO: &str = "exec.fifo";
 /// The default state root for root.
 pub const DEFAULT_ROOT: &str = "/run/husk";
 
-/// The state root when no --root is given: /run/husk for root (of the
-/// host: rootless podman always passes --root); for anyone else
-/// $XDG_RUNTIME_DIR/husk, else /run/user/<uid>/husk when that runtime dir
-/// exists and is theirs (runc's rule), else /tmp/husk-<uid>: a private
-/// directory that must be a real directory owned by the caller with no
-/// group or other access (anyone may create names in /tmp, so a
-/// directory planted there by another user is refused, not used).
+/// The state root when no --root is given: /run/husk for the host's root;
+/// for anyone else $XDG_RUNTIME_DIR/husk (also for uid 0 of a user
+/// namespace unless USER is root: rootless podman runs the runtime so,
+/// with no --root; runc's `shouldHonorXDGRuntimeDir`), else
+/// /run/user/<uid>/husk when that runtime dir exists and is theirs, else
+/// /tmp/husk-<uid>: a private directory that must be a real directory
+/// owned by the caller with no group or other access (anyone may create
+/// names in /tmp, so a directory planted there by another user is
+/// refused, not used).
 pub fn default_root() -> Result<PathBuf> {
     let uid = nix::unistd::geteuid();
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty());
+    if let Some(d) = xdg {
+        let user = std::env::var_os("USER");
+        if honours_xdg_runtime_dir(uid.is_root(), user.as_deref(), || {
+            crate::userns::running_in_user_namespace()
+        }) {
+            return Ok(PathBuf::from(d).join("husk"));
+        }
+    }
     if uid.is_root() {
         return Ok(PathBuf::from(DEFAULT_ROOT));
-    }
-    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(d).join("husk"));
     }
     let run_user = PathBuf::from(format!("/run/user/{uid}"));
     if fs::symlink_metadata(&run_user)
@@ -49,6 +57,19 @@ pub fn default_root() -> Result<PathBuf> {
     let tmp = std::env::temp_dir().join(format!("husk-{uid}"));
     private_dir(&tmp, uid.as_raw())?;
     Ok(tmp)
+}
+
+/// Given a non-empty $XDG_RUNTIME_DIR, is it where the state root goes?
+/// Always for a non-root caller; never for the host's root (whose
+/// XDG_RUNTIME_DIR, /run/user/0, would hide its containers from a root
+/// that has none set); for uid 0 of a user namespace unless $USER says
+/// root, as rootless podman runs the runtime with no --root.
+fn honours_xdg_runtime_dir(
+    euid_root: bool,
+    user: Option<&std::ffi::OsStr>,
+    in_userns: impl FnOnce() -> bool,
+) -> bool {
+    !euid_root || (in_userns() && user.is_none_or(|u| u != "root"))
 }
 
 /// Makes `dir` (0700) or checks that the one there is the caller's alone.
@@ -443,6 +464,21 @@ mod tests {
         let e = private_dir(&link, uid).unwrap_err().to_string();
         assert!(e.contains("not a directory"), "{e}");
         fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn xdg_runtime_dir_is_honoured_except_by_the_hosts_root() {
+        use std::ffi::OsStr;
+        let alice = Some(OsStr::new("alice"));
+        let root = Some(OsStr::new("root"));
+        assert!(honours_xdg_runtime_dir(false, alice, || false));
+        assert!(honours_xdg_runtime_dir(false, root, || false));
+        assert!(!honours_xdg_runtime_dir(true, root, || false));
+        assert!(!honours_xdg_runtime_dir(true, alice, || false));
+        // Rootless podman: uid 0 of the user's namespace.
+        assert!(honours_xdg_runtime_dir(true, alice, || true));
+        assert!(honours_xdg_runtime_dir(true, None, || true));
+        assert!(!honours_xdg_runtime_dir(true, root, || true));
     }
 
     fn record(id: &str) -> Record {
