@@ -414,7 +414,8 @@ impl Driver for V2 {
     }
 
     fn clone_target(&self) -> Option<&Path> {
-        Some(&self.dir)
+        // Skipped (rootless, not delegated): the init stays where we are.
+        (!self.skipped).then_some(self.dir.as_path())
     }
 
     fn oom_kills(&self) -> u64 {
