@@ -215,6 +215,13 @@ fn run_exits_with_the_container_status_and_root_inside_is_the_user_outside() {
     let id = t.id("run");
     let r = t.husk(&["run", "--bundle", b.path(), &id]);
     assert_eq!(r.code, 7, "stderr: {}", r.stderr);
+    // No cgroup is delegated to the test user: it runs without, and says so.
+    assert!(
+        r.stderr
+            .contains("rootless: no cgroup is delegated to this user (cannot use"),
+        "{}",
+        r.stderr
+    );
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines[..2], ["0", "0"], "{}", r.stdout);
     let first_map: Vec<&str> = lines[2].split_whitespace().collect();
@@ -232,6 +239,17 @@ fn run_exits_with_the_container_status_and_root_inside_is_the_user_outside() {
     assert_eq!(host_ids(pid), (t.user.uid, t.user.gid));
     let r = t.husk(&["exec", &id, "hostname"]).success();
     assert_eq!(r.stdout.trim(), "rootless-box");
+    // A network namespace of its own, with loopback alone.
+    let r = t
+        .husk(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "tail -n +3 /proc/net/dev | cut -d: -f1",
+        ])
+        .success();
+    assert_eq!(r.stdout.split_whitespace().collect::<Vec<_>>(), ["lo"]);
     t.husk(&["delete", "--force", &id]).success();
     t.assert_clean(&id);
 }
@@ -268,6 +286,10 @@ fn create_start_state_list_kill_delete_as_a_user() {
     let ps = t.husk(&["ps", "--format", "json", &id]).success();
     let pids: Vec<i64> = serde_json::from_str(&ps.stdout).unwrap();
     assert!(pids.len() >= 2, "sh and its sleep: {pids:?}");
+    // What needs a cgroup says why it cannot.
+    t.husk(&["pause", &id])
+        .fails_with("has no cgroup to freeze");
+    t.husk(&["stats", &id]).fails_with("has no cgroup");
     t.husk(&["kill", &id, "TERM"]).success();
     t.wait_status(&id, "stopped");
     assert_eq!(t.state(&id)["exitCode"], 3);
@@ -553,7 +575,11 @@ fn a_delegated_cgroup_gets_the_containers_limits() {
         let _ = fs::remove_file(err);
         r
     };
-    run(&["run", "-d", "--bundle", b.path(), &id]).success();
+    let r = run(&["run", "-d", "--bundle", b.path(), &id]).success();
+    assert!(!r.stderr.contains("no cgroup is delegated"), "{}", r.stderr);
+    if v2 {
+        assert!(!r.stderr.contains("rootless:"), "{}", r.stderr);
+    }
     let ctr = deleg.join("ctr");
     let limit = if v2 {
         "memory.max"

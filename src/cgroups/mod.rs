@@ -345,14 +345,35 @@ pub fn may_migrate(from: &Path, to: &Path) -> bool {
         .all(|d| access(&d.join("cgroup.procs"), AccessFlags::W_OK).is_ok())
 }
 
-/// Logs, once per container, that a rootless container runs without (part
-/// of) its cgroup.
-pub(crate) fn note_skipped(dirs: &[PathBuf]) {
-    if !dirs.is_empty() {
-        log::info!(
-            "rootless: cgroup {dirs:?} is not writable by this user (not delegated): the container runs without it; resource limits, pause and cgroup stats are not available"
-        );
+/// Warns, once per container, that a rootless container runs without (part
+/// of) its cgroup: `skipped` are the hierarchies left out ("" is cgroup2)
+/// and their directories; `all` says nothing was left.
+pub(crate) fn note_skipped(skipped: &[(&str, &Path)], all: bool) {
+    if let Some(note) = skipped_note(skipped, all) {
+        log::warn!("{note}");
     }
+}
+
+fn skipped_note(skipped: &[(&str, &Path)], all: bool) -> Option<String> {
+    let (_, first) = skipped.first()?;
+    let more = match skipped.len() - 1 {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    Some(if all {
+        format!(
+            "rootless: no cgroup is delegated to this user (cannot use {first:?}{more}): the container runs without one; resource limits, pause, update and cgroup stats are unavailable"
+        )
+    } else {
+        let names: Vec<&str> = skipped
+            .iter()
+            .map(|(c, _)| if c.is_empty() { "cgroup2" } else { c })
+            .collect();
+        format!(
+            "rootless: cgroup hierarchies {} are not delegated to this user (cannot use {first:?}{more}): the container runs without them; their limits and stats are unavailable",
+            names.join(" ")
+        )
+    })
 }
 
 /// Builds the driver for a new container.
@@ -528,6 +549,22 @@ mod tests {
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 50 31 0:39 / /sys/fs/cgroup/net_cls,net_prio rw shared:9 - cgroup cgroup rw,net_cls,net_prio
 ";
+
+    #[test]
+    fn a_rootless_note_says_what_runs_without_a_cgroup() {
+        assert_eq!(skipped_note(&[], true), None);
+        let v2 = Path::new("/sys/fs/cgroup/user.slice/c");
+        assert_eq!(
+            skipped_note(&[("", v2)], true).unwrap(),
+            "rootless: no cgroup is delegated to this user (cannot use \"/sys/fs/cgroup/user.slice/c\"): the container runs without one; resource limits, pause, update and cgroup stats are unavailable"
+        );
+        let mem = Path::new("/sys/fs/cgroup/memory/c");
+        let note = skipped_note(&[("", v2), ("memory", mem)], false).unwrap();
+        assert!(
+            note.starts_with("rootless: cgroup hierarchies cgroup2 memory are not delegated to this user (cannot use \"/sys/fs/cgroup/user.slice/c\" and 1 more)"),
+            "{note}"
+        );
+    }
 
     #[test]
     fn hybrid_layout_is_detected() {

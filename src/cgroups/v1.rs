@@ -125,7 +125,12 @@ impl Driver for V1 {
                 self.skipped.insert(c, dir);
             }
         }
-        super::note_skipped(&self.skipped.values().cloned().collect::<Vec<_>>());
+        let skipped: Vec<(&str, &Path)> = self
+            .skipped
+            .iter()
+            .map(|(c, d)| (c.as_str(), d.as_path()))
+            .collect();
+        super::note_skipped(&skipped, self.paths.is_empty());
         self.init_cpuset()
     }
 

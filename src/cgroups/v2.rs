@@ -167,7 +167,7 @@ impl Driver for V2 {
             let made = std::mem::take(&mut self.made);
             remove_made(&made, std::slice::from_ref(&self.dir))?;
             self.skipped = true;
-            super::note_skipped(std::slice::from_ref(&self.dir));
+            super::note_skipped(&[("", &self.dir)], true);
             return Ok(());
         }
         self.enable_controllers();
