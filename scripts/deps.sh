@@ -7,8 +7,10 @@ need=()
 pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || need+=("$1"); }
 # libseccomp-dev: the seccomp crate links libseccomp; busybox-static: the
 # test and demo rootfs; runc: the reference for the compatibility tests;
-# iproute2 for network namespace checks; jq for the scripts.
-for p in build-essential pkg-config libseccomp-dev busybox-static runc iproute2 jq; do pkg "$p"; done
+# iproute2 for network namespace checks; jq for the scripts; uidmap:
+# newuidmap/newgidmap, which rootless containers (and the rootless tests)
+# use to map the user's /etc/subuid and /etc/subgid ranges.
+for p in build-essential pkg-config libseccomp-dev busybox-static runc iproute2 jq uidmap; do pkg "$p"; done
 # `deps.sh bench`: what scripts/bench.sh measures with and against.
 if [[ ${1:-} == bench ]]; then
     for p in hyperfine strace time crun; do pkg "$p"; done

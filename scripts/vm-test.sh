@@ -27,9 +27,10 @@ log() { echo "vm-test: $*" >&2; }
 # --- host packages --------------------------------------------------------
 # qemu-system-x86: the VM; cpio: the initramfs; busybox-static: the VM's
 # userland and the tests' rootfs; runc: the compatibility tests' reference;
-# jq: reads cargo's JSON; binutils: strip.
+# jq: reads cargo's JSON; binutils: strip; uidmap: the rootless tests'
+# newuidmap/newgidmap.
 need=()
-for p in qemu-system-x86 cpio busybox-static runc jq binutils gzip; do
+for p in qemu-system-x86 cpio busybox-static runc jq binutils gzip uidmap; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 export DEBIAN_FRONTEND=noninteractive
@@ -114,6 +115,17 @@ add_bin "$husk" "$root$husk"
 add_bin /usr/sbin/runc "$root/usr/sbin/runc"
 names=()
 elfs=("$root$husk" "$root/usr/sbin/runc")
+# The rootless tests make a user (useradd/userdel, Debian's passwd) and
+# map its subordinate ids through the setuid newuidmap/newgidmap (uidmap):
+# copied with their modes, their libraries below.
+for b in /usr/sbin/useradd /usr/sbin/userdel /usr/bin/newuidmap /usr/bin/newgidmap; do
+    cp -a "$b" "$root$b"
+    elfs+=("$root$b")
+done
+cp /etc/login.defs "$root/etc/login.defs"
+: >"$root/etc/subuid"
+: >"$root/etc/subgid"
+mkdir -p "$root/home"
 for t in "${tests[@]}"; do
     name=$(basename "$t")
     name=${name%-*} # drop cargo's hash
