@@ -699,3 +699,51 @@ fn the_devpts_gid_is_dropped_when_the_namespace_does_not_map_it() {
     assert!(!r.stdout.contains("gid=5"), "{}", r.stdout);
     t.assert_clean(&id);
 }
+
+/// husk run as root of a user namespace it did not make, as rootless
+/// podman runs it: no --root (the state goes under XDG_RUNTIME_DIR, not
+/// /run/husk), a config without a user namespace of its own (the
+/// container shares the runtime's), no cgroup; exec enters the pid
+/// namespace from a first child (the runtime could not come back).
+#[test]
+fn as_root_of_a_user_namespace_like_rootless_podman() {
+    let Some(t) = Rl::new("podmanlike") else {
+        return;
+    };
+    let unshare = user::find("unshare").expect("unshare (util-linux) is installed");
+    let mut b = t.bundle("podmanlike", &["sleep", "600"]);
+    b.edit(|c| {
+        let linux = c["linux"].as_object_mut().unwrap();
+        linux.remove("uidMappings");
+        linux.remove("gidMappings");
+        linux["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "user");
+    });
+    let id = t.id("podmanlike");
+    // One user namespace for every call, as podman's pause process keeps.
+    let script = r#"
+        set -e
+        "$HUSK" run -d --bundle "$BUNDLE" "$ID"
+        test -e "$XDG_RUNTIME_DIR/husk/$ID/state.json" && echo state-under-xdg
+        "$HUSK" exec "$ID" sh -c 'echo "exec $(id -u) $(cat /proc/1/comm)"'
+        "$HUSK" state "$ID" | grep -q '"running"' && echo running
+        "$HUSK" kill "$ID" KILL
+        "$HUSK" delete --force "$ID"
+        test ! -e "$XDG_RUNTIME_DIR/husk/$ID" && echo deleted
+    "#;
+    let mut c = t.user.command(&unshare, true);
+    c.args(["--user", "--map-root-user", "--", "/bin/sh", "-c", script])
+        .env("HUSK", &t.user.husk)
+        .env("BUNDLE", b.path())
+        .env("ID", &id);
+    let r = t.user.run(c).success();
+    assert_eq!(
+        r.stdout.lines().collect::<Vec<_>>(),
+        ["state-under-xdg", "exec 0 sleep", "running", "deleted"],
+        "stderr: {}",
+        r.stderr
+    );
+    t.assert_clean(&id);
+}

@@ -99,10 +99,13 @@ pub fn exec(store: &Store, id: &str, spec: &Spec, mut opts: ExecOptions) -> Resu
         user_joined: false,
     };
     // setns(2) into a pid or time namespace needs CAP_SYS_ADMIN in our own
-    // user namespace too, which a rootless runtime lacks: a first child
-    // joins the container's user namespace, then those (runc's nsexec).
-    cfg.user_joined = !nix::unistd::geteuid().is_root()
-        && (pid_ns.is_some() || time_ns.is_some())
+    // user namespace too, which a user's runtime lacks, and so does coming
+    // back to ours when that is owned by a user namespace above us (husk
+    // as root of rootless podman's namespace): a first child enters them
+    // for good — after joining the container's user namespace, when it
+    // has one of its own — and clones the process (runc's nsexec).
+    let through_child = crate::userns::rootless() && (pid_ns.is_some() || time_ns.is_some());
+    cfg.user_joined = through_child
         && cfg
             .namespaces
             .iter()
@@ -118,8 +121,8 @@ pub fn exec(store: &Store, id: &str, spec: &Spec, mut opts: ExecOptions) -> Resu
     // Nothing the container can see may be dumpable (its /proc entries
     // stay root-only), and the child inherits this.
     linux::set_dumpable(false).map_err(step("make the runtime non-dumpable"))?;
-    let pid = if cfg.user_joined {
-        spawn_through_user_namespace(&cfg, pid_ns, time_ns, &parent_end, child_end)?
+    let pid = if through_child {
+        spawn_through_first_child(&cfg, pid_ns, time_ns, &parent_end, child_end)?
     } else {
         spawn(&cfg, pid_ns, time_ns, &parent_end, child_end)?
     };
@@ -174,10 +177,11 @@ fn spawn(
 }
 
 /// The rootless way: a first child joins the container's user namespace
-/// (which gives it CAP_SYS_ADMIN there), then its pid and time
-/// namespaces, and clones the process with CLONE_PARENT so that it is
-/// our child all the same; it reports that pid and exits.
-fn spawn_through_user_namespace(
+/// if it has one (which gives it CAP_SYS_ADMIN there), then its pid and
+/// time namespaces, never to come back, and clones the process with
+/// CLONE_PARENT so that it is our child all the same; it reports that pid
+/// and exits.
+fn spawn_through_first_child(
     cfg: &ExecConfig,
     pid_ns: Option<OwnedFd>,
     time_ns: Option<OwnedFd>,
@@ -232,20 +236,23 @@ fn spawn_through_user_namespace(
 }
 
 /// Runs in: the first child of a rootless exec. Joins the user namespace
-/// (as its root), the pid and time namespaces, then clones the process.
+/// (as its root) if the container has one, the pid and time namespaces,
+/// then clones the process.
 fn join_then_clone(
     cfg: &ExecConfig,
     pid_ns: Option<OwnedFd>,
     time_ns: Option<OwnedFd>,
 ) -> Result<Forked> {
-    let (_, user) = cfg
-        .namespaces
-        .iter()
-        .find(|(t, _)| *t == LinuxNamespaceType::User)
-        .expect("user_joined is set only with a user namespace to join");
-    nix::sched::setns(user, CloneFlags::CLONE_NEWUSER)
-        .map_err(step("join the container's user namespace"))?;
-    linux::set_res_ids(0, 0).map_err(step("become root in the user namespace"))?;
+    if cfg.user_joined {
+        let (_, user) = cfg
+            .namespaces
+            .iter()
+            .find(|(t, _)| *t == LinuxNamespaceType::User)
+            .expect("user_joined is set only with a user namespace to join");
+        nix::sched::setns(user, CloneFlags::CLONE_NEWUSER)
+            .map_err(step("join the container's user namespace"))?;
+        linux::set_res_ids(0, 0).map_err(step("become root in the user namespace"))?;
+    }
     if let Some(fd) = pid_ns {
         nix::sched::setns(fd, CloneFlags::CLONE_NEWPID)
             .map_err(step("enter the container's pid namespace"))?;
