@@ -702,17 +702,17 @@ fn the_devpts_gid_is_dropped_when_the_namespace_does_not_map_it() {
 
 /// husk run as root of a user namespace it did not make, as rootless
 /// podman runs it: no --root (the state goes under XDG_RUNTIME_DIR, not
-/// /run/husk), a config without a user namespace of its own (the
-/// container shares the runtime's), no cgroup; exec enters the pid
-/// namespace from a first child (the runtime could not come back).
+/// /run/husk), configs without a user namespace of their own (containers
+/// share the runtime's), no cgroup. A pid namespace is joined (podman's
+/// --pid container:) and entered by exec from a first child: the runtime
+/// could not come back to its own.
 #[test]
 fn as_root_of_a_user_namespace_like_rootless_podman() {
     let Some(t) = Rl::new("podmanlike") else {
         return;
     };
     let unshare = user::find("unshare").expect("unshare (util-linux) is installed");
-    let mut b = t.bundle("podmanlike", &["sleep", "600"]);
-    b.edit(|c| {
+    let podman_like = |c: &mut Value| {
         let linux = c["linux"].as_object_mut().unwrap();
         linux.remove("uidMappings");
         linux.remove("gidMappings");
@@ -720,15 +720,31 @@ fn as_root_of_a_user_namespace_like_rootless_podman() {
             .as_array_mut()
             .unwrap()
             .retain(|n| n["type"] != "user");
+    };
+    let mut b = t.bundle("podmanlike", &["sleep", "600"]);
+    b.edit(podman_like);
+    let mut joiner = t.bundle("joiner", &["sh", "-c", "echo joined $(cat /proc/1/comm)"]);
+    joiner.edit(|c| {
+        podman_like(c);
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "pid" {
+                n["path"] = json!("/proc/@PID@/ns/pid");
+            }
+        }
     });
     let id = t.id("podmanlike");
+    let id2 = t.id("joiner");
     // One user namespace for every call, as podman's pause process keeps.
     let script = r#"
         set -e
         "$HUSK" run -d --bundle "$BUNDLE" "$ID"
         test -e "$XDG_RUNTIME_DIR/husk/$ID/state.json" && echo state-under-xdg
         "$HUSK" exec "$ID" sh -c 'echo "exec $(id -u) $(cat /proc/1/comm)"'
-        "$HUSK" state "$ID" | grep -q '"running"' && echo running
+        st=$("$HUSK" state "$ID")
+        case $st in *'"running"'*) echo running ;; esac
+        pid=$(printf '%s\n' "$st" | sed -n 's/^  "pid": *\([0-9]*\).*/\1/p')
+        sed -i "s|@PID@|$pid|" "$JOINER/config.json"
+        "$HUSK" run --bundle "$JOINER" "$ID2"
         "$HUSK" kill "$ID" KILL
         "$HUSK" delete --force "$ID"
         test ! -e "$XDG_RUNTIME_DIR/husk/$ID" && echo deleted
@@ -737,13 +753,22 @@ fn as_root_of_a_user_namespace_like_rootless_podman() {
     c.args(["--user", "--map-root-user", "--", "/bin/sh", "-c", script])
         .env("HUSK", &t.user.husk)
         .env("BUNDLE", b.path())
-        .env("ID", &id);
+        .env("JOINER", joiner.path())
+        .env("ID", &id)
+        .env("ID2", &id2);
     let r = t.user.run(c).success();
     assert_eq!(
         r.stdout.lines().collect::<Vec<_>>(),
-        ["state-under-xdg", "exec 0 sleep", "running", "deleted"],
+        [
+            "state-under-xdg",
+            "exec 0 sleep",
+            "running",
+            "joined sleep",
+            "deleted"
+        ],
         "stderr: {}",
         r.stderr
     );
     t.assert_clean(&id);
+    t.assert_clean(&id2);
 }

@@ -371,7 +371,6 @@ fn setup(
 /// Clones the init (the child never returns from here). The flag says
 /// whether it was born in its cgroup (cgroup v2) or still has to be moved.
 pub(crate) fn spawn_init(cfg: &InitConfig, spec: &Spec, child_end: Channel) -> Result<(Pid, bool)> {
-    let restore = enter_runtime_side_namespaces(cfg.ns, spec)?;
     // The init is in its pid namespace (maybe a pod's, shared) from its
     // first instruction, holding the host's root and our caller's fds: it
     // must be born non-dumpable, so that no process there can open
@@ -382,17 +381,14 @@ pub(crate) fn spawn_init(cfg: &InitConfig, spec: &Spec, child_end: Channel) -> R
     if !cfg.ns.creates(LinuxNamespaceType::User) {
         linux::set_dumpable(false).map_err(step("make the runtime non-dumpable"))?;
     }
-    let flags = cfg.ns.clone_flags();
-    let (forked, placed) = match cfg.clone_into {
-        Some(fd) => match linux::clone_into_cgroup(flags, fd) {
-            // Old kernels (no clone3 or no CLONE_INTO_CGROUP): move it afterwards.
-            Err(nix::Error::ENOSYS | nix::Error::EINVAL | nix::Error::E2BIG) => {
-                (linux::clone_process(flags), false)
-            }
-            r => (r, true),
-        },
-        None => (linux::clone_process(flags), false),
-    };
+    // A rootless runtime cannot come back from a pid or time namespace it
+    // switched to for its children: setns(2) to its own needs
+    // CAP_SYS_ADMIN in the user namespace owning that, the initial one.
+    if crate::userns::rootless() && switches_runtime_side_namespaces(cfg.ns) {
+        return spawn_init_from_first_child(cfg, spec, child_end);
+    }
+    let restore = enter_runtime_side_namespaces(cfg.ns, spec)?;
+    let (forked, placed) = clone_init(cfg, CloneFlags::empty());
     if let Ok(Forked::Child) = forked {
         // The child never returns into the runtime's code: init::main ends in
         // execve or exit. (It must not undo the parent's namespace switch either.)
@@ -406,6 +402,88 @@ pub(crate) fn spawn_init(cfg: &InitConfig, spec: &Spec, child_end: Channel) -> R
             log::debug!("container {}: init is pid {pid}", cfg.id);
             Ok((pid, placed))
         }
+    }
+}
+
+/// Clones the init: on cgroup v2 straight into its cgroup where the
+/// kernel can (the flag says so), else as a plain clone.
+fn clone_init(cfg: &InitConfig, extra: CloneFlags) -> (nix::Result<Forked>, bool) {
+    let flags = cfg.ns.clone_flags() | extra;
+    match cfg.clone_into {
+        Some(fd) => match linux::clone_into_cgroup(flags, fd) {
+            // Old kernels (no clone3 or no CLONE_INTO_CGROUP): move it afterwards.
+            Err(nix::Error::ENOSYS | nix::Error::EINVAL | nix::Error::E2BIG) => {
+                (linux::clone_process(flags), false)
+            }
+            r => (r, true),
+        },
+        None => (linux::clone_process(flags), false),
+    }
+}
+
+/// Rootless with a joined pid namespace or a new time namespace: a first
+/// child switches to them for good and clones the init with CLONE_PARENT,
+/// so that it is our child all the same (as exec does, and runc's nsexec);
+/// it reports the init's pid and exits.
+fn spawn_init_from_first_child(
+    cfg: &InitConfig,
+    spec: &Spec,
+    child_end: Channel,
+) -> Result<(Pid, bool)> {
+    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(step("make the init report pipe"))?;
+    let first = match linux::clone_process(CloneFlags::empty())
+        .map_err(step("clone the container init"))?
+    {
+        Forked::Child => {
+            // Runs in: the first child of a rootless create, until the init is cloned.
+            drop(report_r);
+            let text = match enter_runtime_side_namespaces(cfg.ns, spec) {
+                Err(e) => format!("E {:#}", anyhow::Error::from(e)),
+                Ok(_stay) => match clone_init(cfg, CloneFlags::CLONE_PARENT) {
+                    (Ok(Forked::Child), _) => {
+                        drop(report_w);
+                        init::main(&LinuxSys, cfg, child_end)
+                    }
+                    (Ok(Forked::Parent(pid)), placed) => format!("{pid} {}", u8::from(placed)),
+                    (Err(e), _) => format!(
+                        "E {:#}",
+                        anyhow::Error::from(step("clone the container init")(e))
+                    ),
+                },
+            };
+            let _ = nix::unistd::write(&report_w, text.as_bytes());
+            linux::exit_now(0)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(report_w);
+    drop(child_end);
+    let mut text = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        match nix::unistd::read(&report_r, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(step("read the init report")(e)),
+        }
+    }
+    let _ = linux::wait_raw(first, 0);
+    let text = String::from_utf8_lossy(&text);
+    if let Some(e) = text.strip_prefix("E ") {
+        return Err(ContainerError::Init(e.to_string()));
+    }
+    let mut f = text.split_whitespace().map(str::parse::<i32>);
+    match (f.next(), f.next()) {
+        (Some(Ok(pid)), Some(Ok(placed))) => {
+            log::debug!("container {}: init is pid {pid}", cfg.id);
+            Ok((Pid::from_raw(pid), placed == 1))
+        }
+        _ => Err(ContainerError::Init(format!(
+            "the process cloning the init ended without its pid ({:?})",
+            text.trim()
+        ))),
     }
 }
 
@@ -531,6 +609,12 @@ impl Restore {
         }
         Ok(())
     }
+}
+
+/// Does the runtime switch namespaces for its children before the clone?
+fn switches_runtime_side_namespaces(ns: &NamespacePlan) -> bool {
+    ns.join.iter().any(|(t, _)| *t == LinuxNamespaceType::Pid)
+        || ns.creates(LinuxNamespaceType::Time)
 }
 
 fn enter_runtime_side_namespaces(ns: &NamespacePlan, spec: &Spec) -> Result<Restore> {

@@ -863,9 +863,16 @@ struct CloneArgs {
 /// writing, which can wait a whole RCU grace period.
 pub fn clone_into_cgroup(flags: CloneFlags, cgroup: BorrowedFd<'_>) -> nix::Result<Forked> {
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    // With CLONE_PARENT the child signals our parent as we would, and
+    // clone3 refuses an exit signal of its own (EINVAL).
+    let exit_signal = if flags.contains(CloneFlags::CLONE_PARENT) {
+        0
+    } else {
+        libc::SIGCHLD as u64
+    };
     let args = CloneArgs {
         flags: flags.bits() as u64 | CLONE_INTO_CGROUP,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal,
         cgroup: cgroup.as_raw_fd() as u64,
         ..Default::default()
     };
