@@ -292,6 +292,12 @@ fn create_start_state_list_kill_delete_as_a_user() {
     t.husk(&["stats", &id]).fails_with("has no cgroup");
     t.husk(&["kill", &id, "TERM"]).success();
     t.wait_status(&id, "stopped");
+    // The init is gone before its shim has recorded how it ended.
+    assert!(
+        eventually(10, || t.state(&id)["phase"] == "dead"),
+        "{}",
+        t.state(&id)
+    );
     assert_eq!(t.state(&id)["exitCode"], 3);
     t.husk(&["delete", &id]).success();
     let r = t.husk(&["state", &id]);
