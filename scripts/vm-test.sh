@@ -115,10 +115,13 @@ add_bin "$husk" "$root$husk"
 add_bin /usr/sbin/runc "$root/usr/sbin/runc"
 names=()
 elfs=("$root$husk" "$root/usr/sbin/runc")
-# The rootless tests make a user (useradd/userdel, Debian's passwd) and
-# map its subordinate ids through the setuid newuidmap/newgidmap (uidmap):
-# copied with their modes, their libraries below.
-for b in /usr/sbin/useradd /usr/sbin/userdel /usr/bin/newuidmap /usr/bin/newgidmap; do
+# The rootless tests make a user (useradd/userdel, Debian's passwd), map
+# its subordinate ids through the setuid newuidmap/newgidmap (uidmap) and
+# run husk in a user namespace of its own (util-linux's unshare; busybox
+# has none): copied with their modes, their libraries below.
+for b in /usr/sbin/useradd /usr/sbin/userdel /usr/bin/newuidmap /usr/bin/newgidmap \
+    /usr/bin/unshare; do
+    rm -f "$root$b" # busybox's applet link, if any: not to be written through
     cp -a "$b" "$root$b"
     elfs+=("$root$b")
 done
