@@ -259,11 +259,7 @@ fn create_start_state_list_kill_delete_as_a_user() {
     let Some(t) = Rl::new("life") else { return };
     let b = t.bundle(
         "life",
-        &[
-            "sh",
-            "-c",
-            "trap 'exit 3' TERM; while :; do sleep 0.1; done",
-        ],
+        &["sh", "-c", "trap 'exit 3' TERM; sleep 600 & wait"],
     );
     let id = t.id("life");
     t.husk(&["create", "--bundle", b.path(), &id]).success();
@@ -282,10 +278,13 @@ fn create_start_state_list_kill_delete_as_a_user() {
     let json_list = t.husk(&["list", "--format", "json"]).success();
     let arr: Value = serde_json::from_str(&json_list.stdout).unwrap();
     assert_eq!(arr[0]["id"], id.as_str());
-    // ps without a cgroup: the processes of the container's pid namespace.
-    let ps = t.husk(&["ps", "--format", "json", &id]).success();
-    let pids: Vec<i64> = serde_json::from_str(&ps.stdout).unwrap();
-    assert!(pids.len() >= 2, "sh and its sleep: {pids:?}");
+    // ps without a cgroup: the processes of the container's pid namespace
+    // (sh and, once forked, its sleep).
+    let pids = || -> Vec<i64> {
+        let ps = t.husk(&["ps", "--format", "json", &id]).success();
+        serde_json::from_str(&ps.stdout).unwrap()
+    };
+    assert!(eventually(10, || pids().len() == 2), "{:?}", pids());
     // What needs a cgroup says why it cannot.
     t.husk(&["pause", &id])
         .fails_with("has no cgroup to freeze");
