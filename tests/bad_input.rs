@@ -497,3 +497,19 @@ fn create_refuses_a_console_socket_without_a_terminal() {
     .fails_with("--console-socket was given but process.terminal is false");
     assert_create_left_nothing(&t, &t.id);
 }
+
+/// `husk features | grep -q x` closes the pipe early: husk ends quietly
+/// with 141 (as a process killed by SIGPIPE reports in a shell), no panic.
+#[test]
+fn a_closed_stdout_ends_husk_quietly() {
+    let (r, w) = nix::unistd::pipe().unwrap();
+    drop(r);
+    let out = std::process::Command::new(common::husk_bin())
+        .arg("features")
+        .stdout(std::process::Stdio::from(w))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}

@@ -3,9 +3,9 @@
 use anyhow::Result;
 
 pub fn run() -> Result<i32> {
-    println!(
+    super::out!(
         "{}",
         serde_json::to_string_pretty(&husk::features::document())?
-    );
+    )?;
     Ok(0)
 }

@@ -24,6 +24,6 @@ pub fn run(a: IdArg, g: &Global) -> Result<i32> {
     let result =
         husk::shim::health::probe(&husk, &root, &a.id, rec.pid, &health.probe, health.timeout);
     let status = husk::container::state::health(&rec).unwrap_or("none");
-    println!("{}", json!({"id": a.id, "status": status, "probe": result}));
+    super::out!("{}", json!({"id": a.id, "status": status, "probe": result}))?;
     Ok(if result.ok { 0 } else { 1 })
 }

@@ -23,7 +23,7 @@ pub fn run(a: ListArgs, g: &Global) -> Result<i32> {
     }
     if a.quiet {
         for (rec, _) in &docs {
-            println!("{}", rec.id);
+            super::out!("{}", rec.id)?;
         }
         return Ok(0);
     }
@@ -33,7 +33,7 @@ pub fn run(a: ListArgs, g: &Global) -> Result<i32> {
                 .iter()
                 .map(|(r, p)| husk::container::state::document(r, *p))
                 .collect();
-            println!("{}", serde_json::to_string(&v)?);
+            super::out!("{}", serde_json::to_string(&v)?)?;
         }
         Format::Table => {
             use husk::container::state;
@@ -65,7 +65,7 @@ pub fn run(a: ListArgs, g: &Global) -> Result<i32> {
                     "BUNDLE", "CREATED",
                 ],
                 &rows,
-            );
+            )?;
         }
     }
     Ok(0)

@@ -28,9 +28,20 @@ use husk::store::Store;
 
 use crate::cli::{Cli, Command, Global};
 
+/// `println!` that returns the write error instead of panicking: stdout
+/// may be a pipe its reader closed (`husk state c1 | grep -q running`),
+/// which main turns into a quiet exit 141.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+pub(crate) use out;
+
 /// runc's --version shape, which dockerd parses line by line.
 pub fn print_version() {
-    println!(
+    let _ = out!(
         "husk version {}\ncommit: {}\nspec: {}",
         env!("CARGO_PKG_VERSION"),
         env!("HUSK_COMMIT"),
@@ -103,7 +114,7 @@ pub fn existing_store(g: &Global) -> Result<Store> {
 }
 
 /// Prints rows as left-aligned columns separated by at least three spaces.
-pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+pub fn print_table(header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -119,10 +130,11 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
                 s.push_str(&format!("{c:<w$}   ", w = widths[i]));
             }
         }
-        println!("{}", s.trim_end());
+        out!("{}", s.trim_end())
     };
-    line(header.to_vec());
+    line(header.to_vec())?;
     for r in rows {
-        line(r.iter().map(|s| s.as_str()).collect());
+        line(r.iter().map(|s| s.as_str()).collect())?;
     }
+    Ok(())
 }

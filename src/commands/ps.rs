@@ -22,7 +22,7 @@ pub fn run(a: PsArgs, g: &Global) -> Result<i32> {
         None => vec![],
     };
     match a.format {
-        Format::Json => println!("{}", serde_json::to_string(&pids)?),
+        Format::Json => super::out!("{}", serde_json::to_string(&pids)?)?,
         Format::Table => {
             // Names come from the init's root and user namespace; another
             // process of the container sees the same ones.
@@ -48,7 +48,7 @@ pub fn run(a: PsArgs, g: &Global) -> Result<i32> {
                     ]
                 })
                 .collect();
-            super::print_table(&["PID", "USER", "%CPU", "RSS", "COMMAND"], &rows);
+            super::print_table(&["PID", "USER", "%CPU", "RSS", "COMMAND"], &rows)?;
         }
     }
     Ok(0)

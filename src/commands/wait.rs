@@ -30,7 +30,7 @@ pub fn run(a: WaitArgs, g: &Global) -> Result<i32> {
     for id in &a.ids {
         match wait_one(&store, id, a.condition, deadline)? {
             Outcome::Met(Some(code)) => {
-                println!("{code}");
+                super::out!("{code}")?;
                 status = code;
             }
             Outcome::Met(None) => {}
