@@ -10,6 +10,8 @@ echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy" >&2
 cargo clippy --locked --all-targets -- -D warnings
+echo "== man pages and completions are generated from the current clap definitions" >&2
+scripts/gen-docs.sh --check
 echo "== unit tests" >&2
 cargo test --locked --lib --bins
 echo "== integration tests (real containers, as root)" >&2

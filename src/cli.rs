@@ -5,26 +5,155 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+// Texts longer than a line. They are the man pages too (scripts/gen-docs.sh):
+// in an `after_help`, a line ending in ':' at the margin starts a section,
+// lines indented by two spaces are prose and lines indented by four are
+// shown as they are (commands).
+
+const HUSK_LONG_ABOUT: &str = "\
+An OCI container runtime in one static binary, with no daemon. It has two faces.
+
+As an OCI runtime it has runc's command line: podman (through conmon), containerd \
+(through containerd-shim-runc-v2), docker and Kubernetes call it as they call runc: \
+create, start, run, state, list, kill, delete, ps, exec, pause, resume, update, \
+events, spec and features, with runc's global flags, exit codes, error wording and JSON.
+
+As a daemonless container manager it serves shells, scripts and Makefiles: every \
+invocation loads the container's record from its state directory, checks the \
+transition and saves the new record atomically. A detached container gets a small \
+monitor, the shim, that records its exit code and reason, stops it gracefully, \
+restarts it by policy, runs its health check and keeps its logs and events: stop, \
+restart, wait, logs, health and stats. Under an engine that reaps its own children \
+(conmon, containerd-shim) husk starts no shim, as runc would not (see --shim).";
+
+const HUSK_AFTER_HELP: &str = "\
+Examples:
+  Make a bundle (config.json and a rootfs directory) and run it in the foreground:
+    husk spec --bundle /tmp/b
+    husk run --bundle /tmp/b box1
+  Start services in order from a script or Makefile:
+    husk run -d --health-cmd 'pg_isready' --bundle /srv/db db
+    husk wait --condition healthy --timeout 60s db
+    husk run -d --bundle /srv/app app
+
+Files:
+  /run/husk/ID/ is the directory of container ID: its record state.json, its event \
+log events.jsonl and, when detached, its logs. --root DIR replaces /run/husk; \
+without root the default is $XDG_RUNTIME_DIR/husk.
+
+Environment:
+  HUSK_SHIM=auto|always|never sets the default of --shim.
+";
+
+const RUN_AFTER_HELP: &str = "\
+Examples:
+  In the foreground: husk exits with the container's status and deletes it:
+    husk run --bundle /tmp/b box1
+  Detached, watched by a shim that restarts it when it fails:
+    husk run -d --restart on-failure:5 --bundle /srv/web web
+  With a health check, waiting until it passes:
+    husk run -d --health-tcp 8080 --health-interval 2s --bundle /srv/web web
+    husk wait --condition healthy --timeout 30s web
+
+Exit status:
+  In the foreground, the container's exit status (128+N when signal N killed it); \
+with --detach, 0 once the container is running. 1 when husk itself fails.
+";
+
+const CREATE_AFTER_HELP: &str = "\
+Examples:
+  Create, inspect, then start (the split engines use):
+    husk create --bundle /tmp/b --pid-file /tmp/b/pid box1
+    husk state box1
+    husk start box1
+";
+
+const WAIT_AFTER_HELP: &str = "\
+Examples:
+  Wait for a container to exit; prints and exits with its exit code:
+    husk wait web
+  Order services: start the app only once the database is healthy:
+    husk run -d --health-cmd 'pg_isready' --bundle /srv/db db
+    husk wait --condition healthy --timeout 60s db && husk run -d --bundle /srv/app app
+
+Exit status:
+  With --condition exited, the exit code of the last container (255 when no \
+monitor saw it exit); otherwise 0. 124 when --timeout passes first, 1 when the \
+container exits before the condition holds or does not exist.
+";
+
+const STOP_AFTER_HELP: &str = "\
+Examples:
+  Stop with the container's stop signal, SIGKILL after its stop timeout:
+    husk stop web
+  Give two containers 5 seconds each:
+    husk stop --time 5 app db
+  Stop and remove:
+    husk stop web && husk delete web
+
+  A stopped container is not restarted by its restart policy; husk restart \
+or husk start after create runs it again.
+";
+
+const EXEC_AFTER_HELP: &str = "\
+Examples:
+  Run a command and get its output and exit status:
+    husk exec web ps
+  An interactive shell with a terminal:
+    husk exec -t web sh
+  As an engine does: a process.json, detached, its pid written to a file:
+    husk exec --detach --process /tmp/proc.json --pid-file /tmp/proc.pid web
+";
+
+const LOGS_AFTER_HELP: &str = "\
+Examples:
+  The last 20 lines, then follow:
+    husk logs --tail 20 -f web
+";
+
+const EVENTS_AFTER_HELP: &str = "\
+Examples:
+  Every event of every container, then new ones as they happen:
+    husk events --follow
+  The last 10 minutes of one container:
+    husk events --since 10m web
+
+  Event types: created, started, paused, resumed, stopping, exited (with exit \
+code, signal and reason), oom, health_status, restarting, restart_failed, deleted.
+";
+
+const KILL_AFTER_HELP: &str = "\
+Examples:
+    husk kill web            # SIGTERM to the init
+    husk kill web KILL
+    husk kill --all web 9    # every process of the container
+";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "husk",
     about = "An OCI container runtime with runc's command line, and a daemonless container manager",
+    long_about = HUSK_LONG_ABOUT,
+    after_help = HUSK_AFTER_HELP,
     disable_version_flag = true,
     max_term_width = 100
 )]
 pub struct Cli {
-    #[command(flatten)]
-    pub global: Global,
-
     /// Print the version (runc's format: version, commit, spec)
     #[arg(short = 'v', long = "version")]
     pub version: bool,
+
+    // After `version`: the heading of the global options applies to the
+    // arguments that follow it.
+    #[command(flatten)]
+    pub global: Global,
 
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)
     #[arg(long, global = true, value_name = "DIR")]
@@ -80,17 +209,38 @@ pub enum Command {
     /// Write a default config.json (a bundle's configuration) to the bundle directory
     Spec(SpecArgs),
     /// Create a container from a bundle; its process waits for `start`
+    #[command(
+        long_about = "Create a container from a bundle: namespaces, cgroup, mounts and the \
+                      init process, which then waits for `husk start` before it runs the \
+                      bundle's process. This is the first half of runc's create/start split, \
+                      which engines use; `husk run` does both.",
+        after_help = CREATE_AFTER_HELP
+    )]
     Create(CreateArgs),
     /// Start the process of a created container
     Start(IdArg),
     /// Create and start a container, and wait for it in the foreground
+    #[command(
+        long_about = "Create and start a container. In the foreground husk relays the \
+                      container's terminal or stdio and forwards signals, waits for it, \
+                      deletes it (unless --keep) and exits with its status. With --detach \
+                      it returns once the container runs, and a shim watches it: see the \
+                      Monitor options for restart policy, stop signal, health check and logs.",
+        after_help = RUN_AFTER_HELP
+    )]
     Run(RunArgs),
     /// Print the state of a container as JSON
+    #[command(
+        long_about = "Print the state of a container as JSON: the OCI state (ociVersion, \
+                      id, status, pid, bundle, annotations) and husk's own fields: phase, \
+                      exit code and reason, health, restart count, monitor and uptime."
+    )]
     State(IdArg),
     /// List containers
     #[command(visible_alias = "ls")]
     List(ListArgs),
     /// Send a signal to a container's process (default TERM)
+    #[command(after_help = KILL_AFTER_HELP)]
     Kill(KillArgs),
     /// Delete containers and everything they hold
     #[command(visible_alias = "rm")]
@@ -103,20 +253,50 @@ pub enum Command {
     /// Resume a paused container
     Resume(IdArg),
     /// Run a new process in a running container
+    #[command(after_help = EXEC_AFTER_HELP)]
     Exec(ExecArgs),
     /// Change the resources of a running container
     Update(UpdateArgs),
     /// Print a container's lifecycle events (or, with --stats/--interval, runc's stats stream)
+    #[command(after_help = EVENTS_AFTER_HELP)]
     Events(EventsArgs),
     /// Stop containers: the stop signal, then SIGKILL after the timeout
+    #[command(
+        long_about = "Stop containers, one after the other: send each its stop signal \
+                      (--stop-signal, default TERM), wait up to the timeout for it to exit, \
+                      then send SIGKILL. A pending restart is cancelled, and the restart \
+                      policy does not undo the stop. The container stays, stopped, until \
+                      `husk delete`.",
+        after_help = STOP_AFTER_HELP
+    )]
     Stop(StopArgs),
     /// Stop a container and start it again with the same config and id
     Restart(RestartArgs),
     /// Wait until containers exit (or run, or are healthy)
+    #[command(
+        long_about = "Wait until each container, in turn, meets the condition: has exited, \
+                      is running, or its health check has passed. It blocks on the state \
+                      directory and the init's pidfd, without a polling loop. For `exited` it \
+                      prints the exit code and exits with it, which is what a Makefile needs \
+                      to order services.",
+        after_help = WAIT_AFTER_HELP
+    )]
     Wait(WaitArgs),
     /// Print the stdout and stderr of a detached container
+    #[command(
+        long_about = "Print what a detached container without a terminal wrote to stdout \
+                      and stderr, as its shim recorded it (rotated by --log-max-size and \
+                      --log-max-files).",
+        after_help = LOGS_AFTER_HELP
+    )]
     Logs(LogsArgs),
     /// Run a container's health check once now; exit 0 when healthy
+    #[command(
+        long_about = "Run a container's health check once, now, and print the result as \
+                      JSON with the recorded health status. Exits 0 when the probe passed and \
+                      1 when it failed. The recorded status is the shim's, which probes every \
+                      --health-interval."
+    )]
     Health(IdArg),
     #[command(name = "__recreate", hide = true)]
     Recreate(IdArg),
@@ -450,7 +630,7 @@ pub struct WaitArgs {
     /// What to wait for
     #[arg(long, value_enum, default_value_t = Condition::Exited)]
     pub condition: Condition,
-    /// Give up after this long (e.g. 30s), with an error
+    /// Give up after this long (e.g. 30s) with exit status 124
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
     /// Container ids
