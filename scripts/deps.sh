@@ -11,6 +11,8 @@ pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok inst
 # newuidmap/newgidmap, which rootless containers (and the rootless tests)
 # use to map the user's /etc/subuid and /etc/subgid ranges.
 for p in build-essential pkg-config libseccomp-dev busybox-static runc iproute2 jq uidmap; do pkg "$p"; done
+# make: the Makefile (scripts/test-packaging.sh).
+for p in make; do pkg "$p"; done
 # `deps.sh bench`: what scripts/bench.sh measures with and against.
 if [[ ${1:-} == bench ]]; then
     for p in hyperfine strace time crun; do pkg "$p"; done
@@ -24,4 +26,12 @@ fi
 if ! command -v cargo >/dev/null; then
     echo "deps: cargo is missing: install Rust (https://rustup.rs) first" >&2
     exit 1
+fi
+# cargo-deb builds the Debian package (scripts/test-packaging.sh); pinned,
+# so that CI builds the package the same way on every machine.
+cargo_deb=3.8.0
+if [[ $(cargo deb --version 2>/dev/null) != "cargo-deb $cargo_deb" ]]; then
+    echo "deps: installing cargo-deb $cargo_deb" >&2
+    # install.md: cargo install cargo-deb --locked --version 3.8.0
+    cargo install cargo-deb --locked --version "$cargo_deb"
 fi

@@ -16,6 +16,8 @@ echo "== unit tests" >&2
 cargo test --locked --lib --bins
 echo "== integration tests (real containers, as root)" >&2
 HUSK_REQUIRE_ROOT=1 cargo test --locked --test '*' -- --test-threads="${HUSK_TEST_THREADS:-2}"
+echo "== packaging: make install, cargo install and the .deb, each installed and run" >&2
+scripts/test-packaging.sh
 # The host may have v1 or hybrid cgroups; most hosts run pure v2: the same
 # integration tests again in a QEMU VM booted with cgroup v1 disabled.
 echo "== integration tests on pure cgroup v2 (QEMU VM)" >&2
