@@ -11,8 +11,11 @@ pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok inst
 # newuidmap/newgidmap, which rootless containers (and the rootless tests)
 # use to map the user's /etc/subuid and /etc/subgid ranges.
 for p in build-essential pkg-config libseccomp-dev busybox-static runc iproute2 jq uidmap; do pkg "$p"; done
-# make: the Makefile (scripts/test-packaging.sh).
-for p in make; do pkg "$p"; done
+# make: the Makefile (scripts/test-packaging.sh) and the Makefile guide.
+# tests/guides.rs: python3-yaml for the Kubernetes guide; the engines the
+# podman, docker and containerd guides are run against
+# (tests/guide-engines.sh), and umoci to make their image.
+for p in make python3-yaml podman conmon docker.io containerd umoci; do pkg "$p"; done
 # `deps.sh bench`: what scripts/bench.sh measures with and against.
 if [[ ${1:-} == bench ]]; then
     for p in hyperfine strace time crun; do pkg "$p"; done
@@ -20,8 +23,20 @@ fi
 if ((${#need[@]})); then
     echo "deps: installing ${need[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    # docker.io and containerd would start their system daemons: the tests
+    # start private ones. policy-rc.d (if there is none) stops them.
+    made_policy=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    rc=0
+    apt-get update -qq || rc=$?
+    ((rc)) || apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends \
+        "${need[@]}" >/dev/null || rc=$?
+    if ((made_policy)); then rm -f /usr/sbin/policy-rc.d; fi
+    ((rc == 0)) || exit "$rc"
 fi
 if ! command -v cargo >/dev/null; then
     echo "deps: cargo is missing: install Rust (https://rustup.rs) first" >&2
