@@ -359,7 +359,9 @@ impl Shim {
         let change = h.state.record(result, &h.cfg, since_start);
         h.next_at = Instant::now() + h.cfg.interval;
         let state = h.state.clone();
-        self.save_health(&state);
+        // The event first: whoever sees the new status in the record (`husk
+        // wait --condition healthy`, then the next service's create) finds
+        // the event too, and earlier in `husk events`.
         if let Some((old, new)) = change {
             events::append(
                 &self.dir,
@@ -368,6 +370,7 @@ impl Shim {
                     .with("previous", old.as_str()),
             );
         }
+        self.save_health(&state);
     }
 
     /// Copies what the container wrote into the log.
