@@ -331,7 +331,14 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
             )?;
             terminal::make_controlling(&p.slave)?;
         }
-        None => identity::chown_stdio(user.uid(), user.gid()),
+        None => {
+            identity::chown_stdio(user.uid(), user.gid());
+            // A session of its own, as with a terminal (and as runc's
+            // nsexec does): the caller's session leader is outside the
+            // container's pid namespace, and CRIU refuses to checkpoint a
+            // tree whose session it cannot restore.
+            nix::unistd::setsid().map_err(step("start a new session"))?;
+        }
     }
     drop(pty);
     if let Some(p) = process
