@@ -60,10 +60,15 @@ pub enum Command {
     Stop,
     Update,
     Restart,
+    /// The final dump: CRIU stops the processes (then the container is
+    /// destroyed, as runc does; `restore` brings it back).
+    Checkpoint,
+    /// `checkpoint --leave-running` and `--pre-dump`: the container runs on.
+    CheckpointLeaveRunning,
 }
 
 impl Command {
-    pub const ALL: [Command; 10] = [
+    pub const ALL: [Command; 12] = [
         Command::Start,
         Command::Kill,
         Command::Delete,
@@ -74,6 +79,8 @@ impl Command {
         Command::Stop,
         Command::Update,
         Command::Restart,
+        Command::Checkpoint,
+        Command::CheckpointLeaveRunning,
     ];
 
     pub fn verb(self) -> &'static str {
@@ -88,6 +95,8 @@ impl Command {
             Command::Stop => "stop",
             Command::Update => "update",
             Command::Restart => "restart",
+            Command::Checkpoint => "checkpoint",
+            Command::CheckpointLeaveRunning => "checkpoint --leave-running",
         }
     }
 }
@@ -157,11 +166,14 @@ impl Phase {
     pub fn next(self) -> &'static [Phase] {
         use Phase::*;
         match self {
-            Creating => &[Created, Error],
+            // Running straight from creating: `restore` (CRIU resumes the
+            // processes where the checkpoint left them).
+            Creating => &[Created, Running, Error],
             Created => &[Starting, Stopping, Stopped, Restarting, Removing],
             Starting => &[Running, Stopping, Stopped, Error],
             Running => &[Paused, Stopping, Stopped, Dead, Restarting],
-            Paused => &[Running, Stopping, Restarting, Removing],
+            // Stopped: a final checkpoint dumps the frozen tree and ends it.
+            Paused => &[Running, Stopping, Stopped, Restarting, Removing],
             Stopping => &[Stopped, Dead],
             Stopped => &[Restarting, Removing, Starting],
             Dead => &[Restarting, Removing],
@@ -257,6 +269,15 @@ pub fn check(id: &str, phase: Phase, cmd: Command) -> Result<Option<Phase>, Refu
             Ok(Some(P::Restarting))
         }
         (C::Restart, _) => refuse(""),
+
+        // runc refuses created and stopped containers; a paused one is
+        // dumped frozen (CRIU finds the freezer already frozen).
+        (C::Checkpoint, P::Running | P::Paused) => Ok(Some(P::Stopped)),
+        (C::CheckpointLeaveRunning, P::Running | P::Paused) => Ok(None),
+        (C::Checkpoint | C::CheckpointLeaveRunning, P::Created) => {
+            refuse(": it has not started; start it first")
+        }
+        (C::Checkpoint | C::CheckpointLeaveRunning, _) => refuse(": it is not running"),
     }
 }
 
@@ -321,6 +342,10 @@ mod tests {
             (C::Restart, P::Paused, Some(P::Restarting)),
             (C::Restart, P::Stopped, Some(P::Restarting)),
             (C::Restart, P::Dead, Some(P::Restarting)),
+            (C::Checkpoint, P::Running, Some(P::Stopped)),
+            (C::Checkpoint, P::Paused, Some(P::Stopped)),
+            (C::CheckpointLeaveRunning, P::Running, None),
+            (C::CheckpointLeaveRunning, P::Paused, None),
         ];
         if cmd == C::DeleteForce {
             return (phase != P::Removed).then_some(Some(P::Removing));
@@ -385,6 +410,49 @@ mod tests {
         assert!(check("web", P::Running, C::Start).is_err());
         let msg = check("web", P::Stopped, C::Start).unwrap_err().to_string();
         assert!(msg.contains("has stopped"), "{msg}");
+    }
+
+    #[test]
+    fn checkpoint_needs_a_running_or_paused_container() {
+        for phase in [P::Created, P::Stopped, P::Dead, P::Error, P::Creating] {
+            for cmd in [C::Checkpoint, C::CheckpointLeaveRunning] {
+                assert!(check("web", phase, cmd).is_err(), "{cmd:?} in {phase:?}");
+            }
+        }
+        let msg = check("web", P::Created, C::Checkpoint)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            msg,
+            "container \"web\" is created: cannot checkpoint: it has not started; start it first"
+        );
+        let msg = check("web", P::Stopped, C::CheckpointLeaveRunning)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.ends_with("cannot checkpoint --leave-running: it is not running"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_final_checkpoint_ends_the_container_and_leave_running_keeps_it() {
+        assert_eq!(
+            check("web", P::Running, C::Checkpoint),
+            Ok(Some(P::Stopped))
+        );
+        assert_eq!(check("web", P::Paused, C::CheckpointLeaveRunning), Ok(None));
+    }
+
+    #[test]
+    fn restore_goes_from_creating_straight_to_running() {
+        assert!(P::Creating.may_become(P::Running));
+        // …but nothing else skips `created` on its way to running.
+        for p in P::ALL {
+            if p != P::Creating && p != P::Paused && p != P::Starting {
+                assert!(!p.may_become(P::Running), "{p:?} -> running");
+            }
+        }
     }
 
     #[test]
