@@ -9,6 +9,7 @@
 pub mod bundle;
 pub mod cgroups;
 pub mod container;
+pub mod criu;
 pub mod features;
 pub mod hooks;
 pub mod init;
