@@ -28,9 +28,9 @@ log() { echo "vm-test: $*" >&2; }
 # qemu-system-x86: the VM; cpio: the initramfs; busybox-static: the VM's
 # userland and the tests' rootfs; runc: the compatibility tests' reference;
 # jq: reads cargo's JSON; binutils: strip; uidmap: the rootless tests'
-# newuidmap/newgidmap.
+# newuidmap/newgidmap; criu (and GNU tar): checkpoint/restore.
 need=()
-for p in qemu-system-x86 cpio busybox-static runc jq binutils gzip uidmap; do
+for p in qemu-system-x86 cpio busybox-static runc jq binutils gzip uidmap criu tar; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 export DEBIAN_FRONTEND=noninteractive
@@ -113,8 +113,15 @@ add_bin() { # src dest
 }
 add_bin "$husk" "$root$husk"
 add_bin /usr/sbin/runc "$root/usr/sbin/runc"
+# CRIU, for checkpoint/restore (dynamic: its libraries follow below), and
+# GNU tar and gzip, which it runs to save and restore tmpfs contents
+# (busybox's tar lacks its flags); in /usr/bin, ahead of busybox's on PATH.
+rm -f "$root/usr/sbin/criu" "$root/usr/bin/tar" "$root/usr/bin/gzip" # applet links, if any
+add_bin /usr/sbin/criu "$root/usr/sbin/criu"
+add_bin "$(command -v tar)" "$root/usr/bin/tar"
+add_bin "$(command -v gzip)" "$root/usr/bin/gzip"
 names=()
-elfs=("$root$husk" "$root/usr/sbin/runc")
+elfs=("$root$husk" "$root/usr/sbin/runc" "$root/usr/sbin/criu" "$root/usr/bin/tar" "$root/usr/bin/gzip")
 # The rootless tests make a user (useradd/userdel, Debian's passwd), map
 # its subordinate ids through the setuid newuidmap/newgidmap (uidmap) and
 # run husk in a user namespace of its own (util-linux's unshare; busybox
@@ -140,12 +147,31 @@ for t in "${tests[@]}"; do
     elfs+=("$root/vm/tests/$name")
 done
 # The shared libraries of every dynamic binary (husk and its tests are
-# static; runc may not be): libc, libseccomp, libgcc_s, the loader.
+# static; runc may not be; criu is not): libc, libseccomp, libprotobuf-c,
+# libnl, libnftables, …, the loader.
 for f in "${elfs[@]}"; do
     { ldd "$f" 2>/dev/null || true; } | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}'
 done | sort -u | while read -r lib; do
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"
+done
+
+# Modules CRIU needs, which Debian builds as modules and a host would load
+# on demand: the sock_diag family (it collects sockets by them), nf_tables
+# (it checks nftables support at start-up and fails without it; its
+# network lock), conntrack's netlink (it dumps a network namespace's
+# connections), tun and veth (its kernel probe). The initramfs has no
+# modprobe tree: they are insmod'ed in this order.
+kmods="crypto/crc32c_generic lib/libcrc32c net/netfilter/nfnetlink net/netfilter/nf_tables
+    net/ipv4/netfilter/nf_defrag_ipv4 net/ipv6/netfilter/nf_defrag_ipv6 net/netfilter/nf_conntrack
+    net/netfilter/nf_conntrack_netlink
+    drivers/net/tun drivers/net/veth net/ipv4/inet_diag net/ipv4/tcp_diag net/ipv4/udp_diag
+    net/ipv4/raw_diag net/unix/unix_diag net/netlink/netlink_diag net/packet/af_packet_diag"
+mkdir -p "$root/lib/modules/vm"
+kmod_names=()
+for m in $kmods; do
+    cp "$(ls -d "$kdir"/lib/modules/*)/kernel/$m.ko" "$root/lib/modules/vm/"
+    kmod_names+=("$(basename "$m")")
 done
 
 if [[ -n ${HUSK_VM_EXTRA:-} ]]; then
@@ -181,6 +207,7 @@ husk=$husk
 tests="${names[*]}"
 manifest_dir=$repo
 target_tmpdir=$target_tmpdir
+kmods="${kmod_names[*]}"
 EOF
 cat >>"$root/vm/run" <<'EOF'
 mount -t proc proc /proc
@@ -196,6 +223,12 @@ mount -t cgroup2 -o nsdelegate,nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
 # systemd makes every mount shared.
 mount --make-rshared /
 hostname husk-vm
+# As on any host: loopback up (CRIU's kernel probe connects a TCP socket
+# to 127.0.0.1) and the modules it needs loaded.
+ip link set lo up
+for m in $kmods; do
+    insmod /lib/modules/vm/$m.ko || echo "VM: cannot load $m"
+done
 
 cg=/sys/fs/cgroup
 echo "VM: kernel $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
