@@ -84,51 +84,7 @@ pub fn create(store: &Store, id: &str, mut opts: CreateOptions) -> Result<Create
     crate::store::validate_id(id)?;
     let bundle = Bundle::load(&opts.bundle)?;
     check_terminal(&bundle.spec, &opts)?;
-    let annotations = bundle
-        .spec
-        .annotations()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let policy = crate::shim::policy::Settings::from_annotations(&annotations)
-        .overlaid(opts.policy.clone())
-        .policy()
-        .map_err(|e| ContainerError::Usage(e.to_string()))?;
-    let record = Record {
-        id: id.into(),
-        phase: Phase::Creating,
-        pid: 0,
-        pid_start: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        oci_version: bundle.spec.version().clone(),
-        created: crate::timestamp::now(),
-        annotations: bundle
-            .spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cgroup: Default::default(),
-        owner: String::new(),
-        started: None,
-        exit: None,
-        restart_count: 0,
-        own_pid_ns: false,
-        resources: None,
-        shim: None,
-        policy,
-        stop: None,
-        health: None,
-    };
-    let mut record = record;
-    // With a health check the container is `starting` from the moment it
-    // exists, not from when the shim gets round to its first write.
-    if record.policy.health.is_some() {
-        record.health = serde_json::to_value(crate::shim::health::HealthState::new()).ok();
-    }
+    let record = new_record(id, &bundle, &opts.policy)?;
     let mut ct = store.create(id, record)?;
     let mut progress = Progress::default();
     match setup(&mut ct, &bundle, &mut opts, &mut progress) {
@@ -148,6 +104,55 @@ pub fn create(store: &Store, id: &str, mut opts: CreateOptions) -> Result<Create
         }
         Err(e) => Err(undo(ct, progress, e, true)),
     }
+}
+
+/// The first record of a new container (`create`, `restore`): phase
+/// creating, the bundle's annotations, and the shim's policy from them with
+/// the command line's flags laid over.
+pub(crate) fn new_record(
+    id: &str,
+    bundle: &Bundle,
+    flags: &crate::shim::policy::Settings,
+) -> Result<Record> {
+    let annotations: std::collections::BTreeMap<String, String> = bundle
+        .spec
+        .annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let policy = crate::shim::policy::Settings::from_annotations(&annotations)
+        .overlaid(flags.clone())
+        .policy()
+        .map_err(|e| ContainerError::Usage(e.to_string()))?;
+    let mut record = Record {
+        id: id.into(),
+        phase: Phase::Creating,
+        pid: 0,
+        pid_start: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        oci_version: bundle.spec.version().clone(),
+        created: crate::timestamp::now(),
+        annotations,
+        cgroup: Default::default(),
+        owner: String::new(),
+        started: None,
+        exit: None,
+        restart_count: 0,
+        own_pid_ns: false,
+        resources: None,
+        shim: None,
+        policy,
+        stop: None,
+        health: None,
+    };
+    // With a health check the container is `starting` from the moment it
+    // exists, not from when the shim gets round to its first write.
+    if record.policy.health.is_some() {
+        record.health = serde_json::to_value(crate::shim::health::HealthState::new()).ok();
+    }
+    Ok(record)
 }
 
 /// A restart: the same container, id and state directory (record, logs,
@@ -750,7 +755,11 @@ fn process_state(spec: &Spec, state: &str) -> serde_json::Value {
 }
 
 /// How the container's /sys/fs/cgroup should look, from its cgroup record.
-fn cgroup_view(layout: &Layout, rec: &crate::store::CgroupRecord, cgroupns: bool) -> CgroupView {
+pub(crate) fn cgroup_view(
+    layout: &Layout,
+    rec: &crate::store::CgroupRecord,
+    cgroupns: bool,
+) -> CgroupView {
     if rec.driver == "v2" {
         return CgroupView {
             v1: vec![],
