@@ -9,7 +9,7 @@
 //! Runs in: `create` (launch), then the shim-to-be (start).
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -86,6 +86,24 @@ pub fn launch(
     child_end: Channel,
     logs: Option<LogPipes>,
 ) -> Result<(Pid, bool, Pending)> {
+    let runtime_fds = cfg.runtime_fds.clone();
+    launch_with(ct, &runtime_fds, cfg.stdio, logs, move || {
+        crate::container::create::spawn_init(cfg, spec, child_end)
+    })
+}
+
+/// Forks the shim, which makes the init with `make_init` (so that it is
+/// the init's parent) and returns its pid and whether it was born in its
+/// cgroup. `create` clones it; `restore` has CRIU restore it as a sibling
+/// of criu. `runtime_fds` are closed in the shim first; `stdio` (the
+/// container's ends of its stdio) once the init exists.
+pub fn launch_with(
+    ct: &Locked,
+    runtime_fds: &[RawFd],
+    stdio: Option<[RawFd; 3]>,
+    logs: Option<LogPipes>,
+    make_init: impl FnOnce() -> Result<(Pid, bool)>,
+) -> Result<(Pid, bool, Pending)> {
     let root =
         crate::bundle::absolute(ct.dir.parent().unwrap_or(Path::new("/"))).unwrap_or_default();
     let (info_r, info_w) = pipe2(OFlag::O_CLOEXEC).map_err(step("make the shim's pipe"))?;
@@ -97,15 +115,28 @@ pub fn launch(
             if let Ok(Forked::Child) = linux::fork_process() {
                 drop(info_r);
                 drop(go_w);
-                start(cfg, spec, &root, &ct.id, child_end, info_w, go_r, logs)
+                start(
+                    Shim {
+                        runtime_fds,
+                        stdio,
+                        root: &root,
+                        id: &ct.id,
+                        info: info_w,
+                        go: go_r,
+                        logs,
+                    },
+                    make_init,
+                )
             }
             linux::exit_now(0)
         }
         Forked::Parent(middle) => middle,
     };
+    // What the init would have been made with (the init's end of the sync
+    // socket, for one) is the shim's alone.
+    drop(make_init);
     drop(info_w);
     drop(go_r);
-    drop(child_end);
     drop(logs);
     // One line: the init (cloned by the shim) holds a copy of the write
     // end until it execs, so EOF cannot be the end of the message.
@@ -144,26 +175,36 @@ pub fn launch(
     }
 }
 
-/// Runs in: the shim-to-be. Clones the init, reports, waits for the
-/// verdict, then becomes the shim. Never returns.
-#[allow(clippy::too_many_arguments)]
-fn start(
-    cfg: &InitConfig,
-    spec: &Spec,
-    root: &Path,
-    id: &str,
-    child_end: Channel,
+/// What the shim-to-be is given.
+struct Shim<'a> {
+    runtime_fds: &'a [RawFd],
+    stdio: Option<[RawFd; 3]>,
+    root: &'a Path,
+    id: &'a str,
     info: OwnedFd,
     go: OwnedFd,
     logs: Option<LogPipes>,
-) -> ! {
+}
+
+/// Runs in: the shim-to-be. Makes the init, reports, waits for the
+/// verdict, then becomes the shim. Never returns.
+fn start(shim: Shim, make_init: impl FnOnce() -> Result<(Pid, bool)>) -> ! {
+    let Shim {
+        runtime_fds,
+        stdio,
+        root,
+        id,
+        info,
+        go,
+        logs,
+    } = shim;
     let _ = linux::ignore_signal(Signal::SIGHUP);
     // Nothing of create's may stay open here: its lock, its end of the sync socket.
-    for fd in &cfg.runtime_fds {
+    for fd in runtime_fds {
         let _ = nix::unistd::close(*fd);
     }
     let _ = linux::set_child_subreaper(true);
-    let (init, placed) = match crate::container::create::spawn_init(cfg, spec, child_end) {
+    let (init, placed) = match make_init() {
         Ok(r) => r,
         Err(e) => {
             let msg = format!("E {:#}\n", anyhow::Error::from(e)).replace('\n', " ");
@@ -172,7 +213,7 @@ fn start(
         }
     };
     // The container's ends of its stdio pipes are the container's alone.
-    if let Some(stdio) = cfg.stdio {
+    if let Some(stdio) = stdio {
         for fd in stdio {
             let _ = nix::unistd::close(fd);
         }
