@@ -12,6 +12,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -71,7 +72,10 @@ pub type Result<T, E = CriuError> = std::result::Result<T, E>;
 
 fn failed_message(action: &str, status: &str, errors: &[String], log: &Path) -> String {
     if errors.is_empty() {
-        format!("criu {action} failed ({status}); criu log: {}", log.display())
+        format!(
+            "criu {action} failed ({status}); criu log: {}",
+            log.display()
+        )
     } else {
         format!(
             "criu {action} failed ({status}): {}; criu log: {}",
@@ -86,9 +90,7 @@ pub fn find() -> Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
     std::env::split_paths(&path)
         .map(|d| d.join("criu"))
-        .find(|p| {
-            fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
         .ok_or(CriuError::NotFound)
 }
 
@@ -160,7 +162,6 @@ pub fn log_errors(log: &str, max: usize) -> Vec<String> {
 
 /// How a process ended, in words.
 pub fn describe_status(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(c), _) => format!("exit status {c}"),
         (None, Some(s)) => format!("killed by signal {s}"),
@@ -641,6 +642,223 @@ pub fn run_dump(criu: &Path, dump: &Dump) -> Result<()> {
     ))
 }
 
+/// Where the source of external mount `m` is found at restore. The
+/// container's cgroup directory (v2: /sys/fs/cgroup; v1: one directory per
+/// hierarchy below it) is the new container's; a bind mount of the config
+/// is rebound from the restore's config; a bind of the host's null device
+/// over a masked file is the null device again; anything else (a host
+/// device node) is the same host path.
+pub fn mount_source(m: &MountEntry, binds: &[(String, PathBuf)]) -> MountSource {
+    let cgroup_fs = m.fstype == "cgroup" || m.fstype == "cgroup2";
+    if cgroup_fs && m.mountpoint == "/sys/fs/cgroup" {
+        return MountSource::Cgroup {
+            name: String::new(),
+        };
+    }
+    if let Some(name) = m.mountpoint.strip_prefix("/sys/fs/cgroup/") {
+        if cgroup_fs {
+            return MountSource::Cgroup { name: name.into() };
+        }
+    }
+    if let Some((_, source)) = binds.iter().find(|(dest, _)| *dest == m.mountpoint) {
+        return MountSource::Bind {
+            source: source.clone(),
+        };
+    }
+    if m.fstype == "devtmpfs" && m.root == "/null" {
+        return MountSource::Null;
+    }
+    MountSource::Host
+}
+
+/// `--cgroup-root` values for a container whose cgroup directories are
+/// `paths` (controllers → directory, "" for cgroup2), given where each
+/// hierarchy is mounted: paths as the hierarchy names them, as runc passes
+/// the ones it reads from /proc/<criu>/cgroup. The cgroup2 one has no
+/// controller prefix, which makes it CRIU's default root.
+pub fn cgroup_root_args(
+    layout: &crate::cgroups::Layout,
+    paths: &std::collections::BTreeMap<String, PathBuf>,
+) -> Vec<String> {
+    let in_hierarchy = |m: &crate::cgroups::Mount, dir: &Path| -> Option<String> {
+        let rel = dir.strip_prefix(&m.mountpoint).ok()?;
+        Some(Path::new("/").join(&m.root).join(rel).display().to_string())
+    };
+    let mut out = Vec::new();
+    for m in &layout.v1 {
+        if let Some(p) = paths.get(&m.controllers).and_then(|d| in_hierarchy(m, d)) {
+            out.push(format!("{}:{p}", m.controllers));
+        }
+    }
+    if let Some(m) = &layout.unified {
+        if let Some(p) = paths.get("").and_then(|d| in_hierarchy(m, d)) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A copy of `fd` that survives exec (no close-on-exec), for
+/// `--inherit-fd`: CRIU hands it to the restored process in place of the
+/// resource it stands for.
+pub fn inheritable(fd: std::os::fd::BorrowedFd<'_>) -> Result<std::os::fd::OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let io_err = |source| CriuError::Io {
+        what: "duplicate a descriptor for",
+        path: "criu".into(),
+        source,
+    };
+    let copy = fd.try_clone_to_owned().map_err(io_err)?;
+    crate::sys::linux::clear_cloexec(copy.as_raw_fd()).map_err(|e| io_err(e.into()))?;
+    Ok(copy)
+}
+
+/// Runs `criu restore` and waits for it. The child joins the container's
+/// cgroups first (`join`, given its pid), as runc moves criu there: what
+/// CRIU forks is born inside, and `--cgroup-root` names where it is.
+/// Descriptors without close-on-exec (see `inheritable`) pass to CRIU;
+/// its own stdout and stderr are kept for the error.
+pub fn run_restore(
+    criu: &Path,
+    restore: &Restore,
+    join: &dyn Fn(nix::unistd::Pid) -> std::result::Result<(), String>,
+) -> Result<()> {
+    use crate::sys::linux::{self, Forked};
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let cstr = |b: &[u8]| CString::new(b).unwrap_or_default();
+    let path = cstr(criu.as_os_str().as_bytes());
+    let mut argv = vec![cstr(b"criu")];
+    argv.extend(restore.args().iter().map(|a| cstr(a.as_bytes())));
+    let envp: Vec<CString> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            cstr(&kv)
+        })
+        .collect();
+    let spawn_err = |e: nix::Error| CriuError::Spawn {
+        path: criu.into(),
+        source: e.into(),
+    };
+    let null = fs::File::open("/dev/null").map_err(|source| CriuError::Spawn {
+        path: "/dev/null".into(),
+        source,
+    })?;
+    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(spawn_err)?;
+    log::debug!("running {} {:?}", criu.display(), restore.args());
+    let child = match linux::fork_process().map_err(spawn_err)? {
+        Forked::Child => {
+            // Runs in: the child that becomes criu. Nothing here may return.
+            drop(out_r);
+            let say = |msg: &str| {
+                let _ = nix::unistd::write(&out_w, msg.as_bytes());
+            };
+            if let Err(e) = join(nix::unistd::getpid()) {
+                say(&format!(
+                    "husk: cannot place criu in the container's cgroup: {e}\n"
+                ));
+                linux::exit_now(127);
+            }
+            let placed = linux::dup_onto(null.as_raw_fd(), 0)
+                .and_then(|_| linux::dup_onto(out_w.as_raw_fd(), 1))
+                .and_then(|_| linux::dup_onto(out_w.as_raw_fd(), 2));
+            if placed.is_ok() {
+                let e = linux::execve(&path, &argv, &envp);
+                say(&format!("husk: cannot execute {}: {e}\n", criu.display()));
+            }
+            linux::exit_now(127)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(out_w);
+    drop(null);
+    let mut output = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match nix::unistd::read(&out_r, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => output.extend_from_slice(&buf[..n]),
+            Err(nix::Error::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
+    let status = loop {
+        match linux::wait_raw(child, 0) {
+            Err(nix::Error::EINTR) => continue,
+            r => break r.map_err(spawn_err)?.1,
+        }
+    };
+    let status = std::process::ExitStatus::from_raw(status);
+    if status.success() {
+        return Ok(());
+    }
+    Err(failure(
+        "restore",
+        describe_status(status),
+        &restore.common.work.join(RESTORE_LOG),
+        &String::from_utf8_lossy(&output),
+    ))
+}
+
+/// The action script CRIU runs at each step of a restore (with
+/// CRTOOLS_SCRIPT_ACTION and CRTOOLS_INIT_PID in its environment): an
+/// executable shell script that runs `HUSK __criu-action`. Written to `path`.
+pub fn write_action_script(path: &Path, husk: &Path) -> Result<()> {
+    let quoted = husk.display().to_string().replace('\'', r"'\''");
+    let text = format!("#!/bin/sh\nexec '{quoted}' {ACTION_COMMAND}\n");
+    fs::write(path, text)
+        .and_then(|_| fs::set_permissions(path, fs::Permissions::from_mode(0o700)))
+        .map_err(|source| CriuError::Io {
+            what: "write",
+            path: path.into(),
+            source,
+        })
+}
+
+/// The hidden command the action script runs.
+pub const ACTION_COMMAND: &str = "__criu-action";
+
+/// Runs in: `husk __criu-action`, a child of criu restore. At
+/// `setup-namespaces` (the namespaces exist, no task runs yet) it brings
+/// up the loopback interface of the new network namespace, which CRIU
+/// recreated empty, as runc does for its loopback "network": sockets
+/// bound to 127.0.0.1 are restored after this. Other steps: nothing.
+pub fn on_action(action: &str, init_pid: Option<i32>) -> std::result::Result<(), String> {
+    if action != "setup-namespaces" {
+        return Ok(());
+    }
+    let pid = init_pid.ok_or("CRTOOLS_INIT_PID is not set")?;
+    let path = format!("/proc/{pid}/ns/net");
+    let ns = fs::File::open(&path).map_err(|e| format!("cannot open {path}: {e}"))?;
+    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| format!("cannot enter {path}: {e}"))?;
+    crate::sys::linux::set_loopback_up()
+        .map_err(|e| format!("cannot bring up the loopback interface of {path}: {e}"))
+}
+
+/// Where a restore mounts the container's rootfs for `criu --root` (CRIU
+/// wants a mount point), in the state directory.
+pub const ROOT_MOUNT: &str = "criu-root";
+
+/// Detaches a restore's rootfs mount left in state directory `dir` (by a
+/// restore that was killed half-way), so that removing the directory
+/// cannot descend into the bundle's rootfs. Nothing there: nothing done.
+pub fn release_root(dir: &Path) -> Result<()> {
+    let path = dir.join(ROOT_MOUNT);
+    match nix::mount::umount2(&path, nix::mount::MntFlags::MNT_DETACH) {
+        // ENOENT: no such directory; EINVAL: a directory, not a mount point.
+        Ok(()) | Err(nix::Error::ENOENT | nix::Error::EINVAL) => Ok(()),
+        Err(e) => Err(CriuError::Io {
+            what: "unmount",
+            path,
+            source: e.into(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -728,7 +946,10 @@ Error: Could not process rule: No such file or directory
         let e = CriuError::Failed {
             action: "dump",
             status: "exit status 1".into(),
-            errors: vec!["Error (criu/a.c:1): x".into(), "Error (criu/b.c:2): y".into()],
+            errors: vec![
+                "Error (criu/a.c:1): x".into(),
+                "Error (criu/b.c:2): y".into(),
+            ],
             log: "/w/dump.log".into(),
         };
         assert_eq!(
@@ -752,7 +973,10 @@ Error: Could not process rule: No such file or directory
             root: "/b/rootfs".into(),
             leave_running: true,
             freeze_cgroup: Some("/sys/fs/cgroup/c".into()),
-            externals: vec!["mnt[/sys/fs/cgroup]:/sys/fs/cgroup".into(), "file[18:4]".into()],
+            externals: vec![
+                "mnt[/sys/fs/cgroup]:/sys/fs/cgroup".into(),
+                "file[18:4]".into(),
+            ],
             nftables_lock: true,
             parent: Some("../pre".into()),
             ..Default::default()
@@ -844,5 +1068,98 @@ Error: Could not process rule: No such file or directory
         let text = fs::read_to_string(dir.join(META_FILE)).unwrap();
         assert!(text.contains(r#""kind": "cgroup""#), "{text}");
         fs::remove_dir_all(&dir).unwrap();
+    }
+    #[test]
+    fn mount_sources_name_the_cgroup_the_bind_the_null_device_or_the_host() {
+        let mounts = parse_mountinfo(MOUNTINFO);
+        let binds = vec![("/data".to_string(), PathBuf::from("/srv/data"))];
+        let sources: Vec<MountSource> = external_mounts(&mounts)
+            .into_iter()
+            .map(|m| mount_source(m, &binds))
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                MountSource::Cgroup { name: "".into() },
+                MountSource::Bind {
+                    source: "/srv/data".into()
+                },
+                MountSource::Host,
+            ]
+        );
+        let v1 = parse_mountinfo(
+            "60 59 0:40 /user.slice/c /sys/fs/cgroup/cpu,cpuacct ro - cgroup cgroup rw,cpu,cpuacct\n\
+             61 30 0:5 /null /proc/kcore rw - devtmpfs udev rw\n",
+        );
+        assert_eq!(
+            mount_source(&v1[0], &[]),
+            MountSource::Cgroup {
+                name: "cpu,cpuacct".into()
+            }
+        );
+        assert_eq!(mount_source(&v1[1], &[]), MountSource::Null);
+    }
+
+    #[test]
+    fn cgroup_roots_are_paths_within_each_hierarchy() {
+        let layout = crate::cgroups::Layout::parse(
+            "30 25 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
+             32 25 0:28 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+        );
+        let mut paths = std::collections::BTreeMap::new();
+        paths.insert(
+            "memory".to_string(),
+            PathBuf::from("/sys/fs/cgroup/memory/user.slice/c"),
+        );
+        paths.insert(
+            "cpu,cpuacct".to_string(),
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/user.slice/c"),
+        );
+        paths.insert(
+            "".to_string(),
+            PathBuf::from("/sys/fs/cgroup/unified/user.slice/c"),
+        );
+        assert_eq!(
+            cgroup_root_args(&layout, &paths),
+            [
+                "memory:/user.slice/c",
+                "cpu,cpuacct:/user.slice/c",
+                "/user.slice/c"
+            ]
+        );
+        // Pure v2, the hierarchy mounted from a subtree (as in a container).
+        let v2 = crate::cgroups::Layout::parse(
+            "40 30 0:29 /ns /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+        );
+        let mut paths = std::collections::BTreeMap::new();
+        paths.insert(
+            "".to_string(),
+            PathBuf::from("/sys/fs/cgroup/system.slice/c"),
+        );
+        assert_eq!(cgroup_root_args(&v2, &paths), ["/ns/system.slice/c"]);
+    }
+
+    #[test]
+    fn the_action_script_runs_husk_with_its_path_quoted() {
+        let dir = std::env::temp_dir().join(format!("husk-criu-act-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("act");
+        write_action_script(&p, Path::new("/opt/it's/husk")).unwrap();
+        assert_eq!(
+            fs::read_to_string(&p).unwrap(),
+            "#!/bin/sh\nexec '/opt/it'\\''s/husk' __criu-action\n"
+        );
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn actions_other_than_setup_namespaces_do_nothing() {
+        assert_eq!(on_action("post-restore", None), Ok(()));
+        assert!(on_action("setup-namespaces", None).is_err());
     }
 }
