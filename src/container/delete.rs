@@ -55,6 +55,9 @@ pub fn delete(ct: Locked, force: bool) -> Result<()> {
     let state = super::state::hook_state_of(&ct.record, "stopped");
     let shim = ct.record.shim;
     crate::shim::events::append(&ct.dir, &crate::shim::events::Event::new("deleted", &ct.id));
+    // A restore killed half-way leaves the rootfs bound in the state
+    // directory: removing the directory must not descend into it.
+    crate::criu::release_root(&ct.dir)?;
     ct.remove()?;
     // The shim has nothing left to watch; it would find out, but must not linger.
     if let Some(s) = shim.filter(|s| s.alive()) {

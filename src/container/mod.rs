@@ -3,11 +3,13 @@
 //!
 //! Called from: commands/ (one function per verb), the shim.
 
+pub mod checkpoint;
 pub mod create;
 pub mod delete;
 pub mod exec;
 pub mod kill;
 pub mod ps;
+pub mod restore;
 pub mod start;
 pub mod state;
 pub mod stats;
@@ -19,6 +21,7 @@ use std::path::PathBuf;
 
 use crate::bundle::BundleError;
 use crate::cgroups::CgroupError;
+use crate::criu::CriuError;
 use crate::hooks::HookError;
 use crate::lifecycle::{self, Phase, Refusal};
 use crate::process::fifo::FifoError;
@@ -44,6 +47,8 @@ pub enum ContainerError {
     Terminal(#[from] TerminalError),
     #[error(transparent)]
     UserNs(#[from] crate::userns::UserNsError),
+    #[error(transparent)]
+    Criu(#[from] CriuError),
     #[error("{0}")]
     Init(String),
     #[error(transparent)]
