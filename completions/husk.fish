@@ -59,6 +59,8 @@ complete -c husk -n "__fish_husk_needs_command" -f -a "wait" -d 'Wait until cont
 complete -c husk -n "__fish_husk_needs_command" -f -a "logs" -d 'Print the stdout and stderr of a detached container'
 complete -c husk -n "__fish_husk_needs_command" -f -a "health" -d 'Run a container\'s health check once now; exit 0 when healthy'
 complete -c husk -n "__fish_husk_needs_command" -f -a "stats" -d 'Show cpu, memory, network, block io and pids use of containers'
+complete -c husk -n "__fish_husk_needs_command" -f -a "checkpoint" -d 'Checkpoint a running container with CRIU (it is then destroyed, unless --leave-running)'
+complete -c husk -n "__fish_husk_needs_command" -f -a "restore" -d 'Restore a container from a CRIU checkpoint and run it'
 complete -c husk -n "__fish_husk_needs_command" -f -a "features" -d 'Print what this runtime supports, as OCI features JSON'
 complete -c husk -n "__fish_husk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c husk -n "__fish_husk_using_subcommand spec" -s b -l bundle -d 'Directory to write config.json to' -r -F
@@ -414,6 +416,69 @@ complete -c husk -n "__fish_husk_using_subcommand stats" -l no-stream -d 'Print 
 complete -c husk -n "__fish_husk_using_subcommand stats" -l debug -d 'Log debug messages'
 complete -c husk -n "__fish_husk_using_subcommand stats" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand stats" -s h -l help -d 'Print help'
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l image-path -d 'Directory of the CRIU image files' -r -F
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l work-path -d 'Directory for CRIU\'s logs and scratch files (default: the image directory)' -r -F
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l manage-cgroups-mode -d 'How CRIU handles cgroups (default: CRIU\'s own, soft)' -r -f -a "soft\t''
+full\t''
+strict\t''
+ignore\t''"
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l parent-path -d 'Directory of a previous (pre-)dump, relative to --image-path' -r -F
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l empty-ns -d 'Namespaces to recreate empty on restore (only "network", which always is)' -r
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l log -d 'Append log messages to FILE instead of stderr' -r -F
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l log-format -d 'Log format' -r -f -a "text\t''
+json\t''"
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l tcp-established -d 'Allow open TCP connections'
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l ext-unix-sk -d 'Allow external unix sockets'
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l shell-job -d 'Allow shell jobs (a process attached to a terminal from outside)'
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l file-locks -d 'Handle file locks'
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l leave-running -d 'Leave the container running after the checkpoint'
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l pre-dump -d 'Dump the memory only, to be built on by a later dump (--parent-path); the container runs on'
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l debug -d 'Log debug messages'
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
+complete -c husk -n "__fish_husk_using_subcommand checkpoint" -s h -l help -d 'Print help'
+complete -c husk -n "__fish_husk_using_subcommand restore" -l image-path -d 'Directory of the CRIU image files' -r -F
+complete -c husk -n "__fish_husk_using_subcommand restore" -l work-path -d 'Directory for CRIU\'s logs and scratch files (default: the image directory)' -r -F
+complete -c husk -n "__fish_husk_using_subcommand restore" -l manage-cgroups-mode -d 'How CRIU handles cgroups (default: CRIU\'s own, soft)' -r -f -a "soft\t''
+full\t''
+strict\t''
+ignore\t''"
+complete -c husk -n "__fish_husk_using_subcommand restore" -s b -l bundle -d 'Bundle directory (default: the bundle the checkpoint was taken from)' -r -F
+complete -c husk -n "__fish_husk_using_subcommand restore" -l pid-file -d 'Write the container\'s host pid to FILE' -r -F
+complete -c husk -n "__fish_husk_using_subcommand restore" -l console-socket -d 'AF_UNIX socket for the pty master (containers with a terminal cannot be restored yet)' -r -F
+complete -c husk -n "__fish_husk_using_subcommand restore" -l restart -d 'Restart policy: no, on-failure[:N], always, unless-stopped' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l stop-signal -d 'Signal `stop` sends first (default TERM)' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l stop-timeout -d 'Time `stop` waits before SIGKILL (default 10s)' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l health-cmd -d 'Health check: a shell command run in the container; exit 0 = healthy' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l health-tcp -d 'Health check: a TCP port on 127.0.0.1 in the container\'s network namespace' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l health-http -d 'Health check: an http:// URL fetched in the container\'s network namespace; 2xx/3xx = healthy' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l health-file -d 'Health check: a path that must exist in the container' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l health-interval -d 'Time between health checks (default 30s)' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l health-timeout -d 'Time a health check may take (default 30s)' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l health-retries -d 'Consecutive failures that make the container unhealthy (default 3)' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l health-start-period -d 'Failures in this time after start do not count (default 0s)' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l log-max-size -d 'Rotate the container log at this size (default 10m)' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l log-max-files -d 'Rotated log files to keep (default 3)' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
+complete -c husk -n "__fish_husk_using_subcommand restore" -l log -d 'Append log messages to FILE instead of stderr' -r -F
+complete -c husk -n "__fish_husk_using_subcommand restore" -l log-format -d 'Log format' -r -f -a "text\t''
+json\t''"
+complete -c husk -n "__fish_husk_using_subcommand restore" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
+complete -c husk -n "__fish_husk_using_subcommand restore" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c husk -n "__fish_husk_using_subcommand restore" -l tcp-established -d 'Allow open TCP connections'
+complete -c husk -n "__fish_husk_using_subcommand restore" -l ext-unix-sk -d 'Allow external unix sockets'
+complete -c husk -n "__fish_husk_using_subcommand restore" -l shell-job -d 'Allow shell jobs (a process attached to a terminal from outside)'
+complete -c husk -n "__fish_husk_using_subcommand restore" -l file-locks -d 'Handle file locks'
+complete -c husk -n "__fish_husk_using_subcommand restore" -s d -l detach -d 'Return once the container runs instead of waiting for it'
+complete -c husk -n "__fish_husk_using_subcommand restore" -l debug -d 'Log debug messages'
+complete -c husk -n "__fish_husk_using_subcommand restore" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
+complete -c husk -n "__fish_husk_using_subcommand restore" -s h -l help -d 'Print help'
 complete -c husk -n "__fish_husk_using_subcommand features" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
 complete -c husk -n "__fish_husk_using_subcommand features" -l log -d 'Append log messages to FILE instead of stderr' -r -F
 complete -c husk -n "__fish_husk_using_subcommand features" -l log-format -d 'Log format' -r -f -a "text\t''
@@ -425,25 +490,27 @@ never\t''"
 complete -c husk -n "__fish_husk_using_subcommand features" -l debug -d 'Log debug messages'
 complete -c husk -n "__fish_husk_using_subcommand features" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand features" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "spec" -d 'Write a default config.json (a bundle\'s configuration) to the bundle directory'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "create" -d 'Create a container from a bundle; its process waits for `start`'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "start" -d 'Start the process of a created container'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "run" -d 'Create and start a container, and wait for it in the foreground'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "state" -d 'Print the state of a container as JSON'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "list" -d 'List containers'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "kill" -d 'Send a signal to a container\'s process (default TERM)'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "delete" -d 'Delete containers and everything they hold'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "ps" -d 'List the processes in a container'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "pause" -d 'Suspend every process in a container'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "resume" -d 'Resume a paused container'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "exec" -d 'Run a new process in a running container'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "update" -d 'Change the resources of a running container'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "events" -d 'Print a container\'s lifecycle events (or, with --stats/--interval, runc\'s stats stream)'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "stop" -d 'Stop containers: the stop signal, then SIGKILL after the timeout'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "restart" -d 'Stop a container and start it again with the same config and id'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "wait" -d 'Wait until containers exit (or run, or are healthy)'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "logs" -d 'Print the stdout and stderr of a detached container'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "health" -d 'Run a container\'s health check once now; exit 0 when healthy'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "stats" -d 'Show cpu, memory, network, block io and pids use of containers'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "features" -d 'Print what this runtime supports, as OCI features JSON'
-complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats features help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "spec" -d 'Write a default config.json (a bundle\'s configuration) to the bundle directory'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "create" -d 'Create a container from a bundle; its process waits for `start`'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "start" -d 'Start the process of a created container'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "run" -d 'Create and start a container, and wait for it in the foreground'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "state" -d 'Print the state of a container as JSON'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "list" -d 'List containers'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "kill" -d 'Send a signal to a container\'s process (default TERM)'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "delete" -d 'Delete containers and everything they hold'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "ps" -d 'List the processes in a container'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "pause" -d 'Suspend every process in a container'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "resume" -d 'Resume a paused container'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "exec" -d 'Run a new process in a running container'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "update" -d 'Change the resources of a running container'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "events" -d 'Print a container\'s lifecycle events (or, with --stats/--interval, runc\'s stats stream)'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "stop" -d 'Stop containers: the stop signal, then SIGKILL after the timeout'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "restart" -d 'Stop a container and start it again with the same config and id'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "wait" -d 'Wait until containers exit (or run, or are healthy)'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "logs" -d 'Print the stdout and stderr of a detached container'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "health" -d 'Run a container\'s health check once now; exit 0 when healthy'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "stats" -d 'Show cpu, memory, network, block io and pids use of containers'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "checkpoint" -d 'Checkpoint a running container with CRIU (it is then destroyed, unless --leave-running)'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "restore" -d 'Restore a container from a CRIU checkpoint and run it'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "features" -d 'Print what this runtime supports, as OCI features JSON'
+complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -302,6 +302,12 @@ pub enum Command {
     Recreate(IdArg),
     /// Show cpu, memory, network, block io and pids use of containers
     Stats(StatsArgs),
+    /// Checkpoint a running container with CRIU (it is then destroyed, unless --leave-running)
+    Checkpoint(CheckpointArgs),
+    /// Restore a container from a CRIU checkpoint and run it
+    Restore(RestoreArgs),
+    #[command(name = "__criu-action", hide = true)]
+    CriuAction,
     /// Print what this runtime supports, as OCI features JSON
     Features,
 }
@@ -668,4 +674,83 @@ pub struct StatsArgs {
     /// Container ids (default: every container with a running process)
     #[arg(value_name = "ID")]
     pub ids: Vec<String>,
+}
+
+/// CRIU's --manage-cgroups modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CgroupsMode {
+    Soft,
+    Full,
+    Strict,
+    Ignore,
+}
+
+/// Options checkpoint and restore share (runc's names).
+#[derive(Debug, Args)]
+pub struct CriuArgs {
+    /// Directory of the CRIU image files
+    #[arg(long = "image-path", value_name = "DIR", default_value = "checkpoint")]
+    pub image_path: PathBuf,
+    /// Directory for CRIU's logs and scratch files (default: the image directory)
+    #[arg(long = "work-path", value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs (a process attached to a terminal from outside)
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// How CRIU handles cgroups (default: CRIU's own, soft)
+    #[arg(long = "manage-cgroups-mode", value_enum, value_name = "MODE")]
+    pub manage_cgroups_mode: Option<CgroupsMode>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Directory of a previous (pre-)dump, relative to --image-path
+    #[arg(long = "parent-path", value_name = "DIR")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Dump the memory only, to be built on by a later dump (--parent-path); the container runs on
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    /// Namespaces to recreate empty on restore (only "network", which always is)
+    #[arg(long = "empty-ns", value_name = "NS")]
+    pub empty_ns: Vec<String>,
+    /// Container id
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Bundle directory (default: the bundle the checkpoint was taken from)
+    #[arg(short = 'b', long, value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// Return once the container runs instead of waiting for it
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Write the container's host pid to FILE
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// AF_UNIX socket for the pty master (containers with a terminal cannot be restored yet)
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Container id
+    #[arg(value_name = "ID")]
+    pub id: String,
 }

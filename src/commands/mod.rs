@@ -1,6 +1,7 @@
 //! One file per verb: open the store, lock, call the library, print.
 //! anyhow lives here and in main.rs only.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -89,6 +90,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Health(a) => health::run(a, g),
         Command::Recreate(a) => stop::recreate_for_shim(&a.id, g),
         Command::Stats(a) => stats::run(a, g),
+        Command::Checkpoint(a) => checkpoint::checkpoint(a, g),
+        Command::Restore(a) => checkpoint::restore(a, g),
+        Command::CriuAction => checkpoint::criu_action(),
         Command::Features => features::run(),
     }
 }
