@@ -9,8 +9,9 @@ pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok inst
 # test and demo rootfs; runc: the reference for the compatibility tests;
 # iproute2 for network namespace checks; jq for the scripts; uidmap:
 # newuidmap/newgidmap, which rootless containers (and the rootless tests)
-# use to map the user's /etc/subuid and /etc/subgid ranges.
-for p in build-essential pkg-config libseccomp-dev busybox-static runc iproute2 jq uidmap; do pkg "$p"; done
+# use to map the user's /etc/subuid and /etc/subgid ranges; criu for
+# checkpoint/restore.
+for p in build-essential pkg-config libseccomp-dev busybox-static runc iproute2 jq uidmap criu; do pkg "$p"; done
 # make: the Makefile (scripts/test-packaging.sh) and the Makefile guide.
 # tests/guides.rs: python3-yaml for the Kubernetes guide; the engines the
 # podman, docker and containerd guides are run against

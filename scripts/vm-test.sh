@@ -200,7 +200,7 @@ EOF
 cat >"$root/vm/run" <<EOF
 #!/bin/sh
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
-export HUSK_BUSYBOX=/bin/busybox HUSK_REQUIRE_ROOT=1 HUSK_REQUIRE_RUNC=1 HUSK_VM=1
+export HUSK_BUSYBOX=/bin/busybox HUSK_REQUIRE_ROOT=1 HUSK_REQUIRE_RUNC=1 HUSK_REQUIRE_CRIU=1 HUSK_VM=1
 threads=$threads
 per_binary=$per_binary
 husk=$husk
