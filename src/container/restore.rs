@@ -9,7 +9,7 @@
 //! Runs in: the runtime (and, under a new shim, the shim-to-be).
 
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -120,6 +120,7 @@ fn check_terminal(bundle: &Bundle, opts: &RestoreOptions) -> Result<()> {
     Ok(())
 }
 
+/// Runs in: the runtime. Every step records what it made in `progress`.
 fn setup(
     ct: &mut Locked,
     bundle: &Bundle,
@@ -129,142 +130,43 @@ fn setup(
     progress: &mut Progress,
 ) -> Result<Pid> {
     ct.save()?;
-    let spec = &bundle.spec;
-    let linux_cfg = spec.linux().as_ref();
     let ns = NamespacePlan::from_config(
-        linux_cfg
+        (bundle.spec.linux().as_ref())
             .and_then(|l| l.namespaces().as_deref())
             .unwrap_or(&[]),
     );
-    fs::write(ct.path(crate::store::CONFIG_FILE), &bundle.config_bytes).map_err(|source| {
-        crate::store::StoreError::Write {
-            path: ct.path(crate::store::CONFIG_FILE),
-            source,
-        }
-    })?;
-
-    // The cgroup with its limits first, as for create: CRIU puts the
-    // processes into it (--cgroup-root) and must find the limits there.
-    let layout = Layout::detect()?;
-    let rootless = !nix::unistd::geteuid().is_root();
-    let mut cg = cgroups::for_new(
-        &layout,
-        linux_cfg.and_then(|l| l.cgroups_path().as_deref()),
-        &ct.id,
-        rootless,
-    )?;
-    let created = cg.create();
-    progress.cgroup = Some(cg);
-    created?;
-    let cg = progress.cgroup.as_ref().expect("just set");
-    if let Some(res) = linux_cfg.and_then(|l| l.resources().as_ref()) {
-        cg.apply(res)?;
-    }
-    ct.record.cgroup = cg.record();
     ct.record.own_pid_ns = ns.private_pid();
-
-    // CRIU wants the root to be a mount point (runc binds it the same way).
-    let root = ct.path(criu::ROOT_MOUNT);
-    fs::create_dir(&root).map_err(|source| CriuError::Io {
-        what: "create",
-        path: root.clone(),
+    let config = ct.path(crate::store::CONFIG_FILE);
+    fs::write(&config, &bundle.config_bytes).map_err(|source| crate::store::StoreError::Write {
+        path: config,
         source,
     })?;
-    nix::mount::mount(
-        Some(&bundle.rootfs),
-        &root,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(step(format!(
-        "bind {} to {}",
-        bundle.rootfs.display(),
-        root.display()
-    )))?;
-    progress.root_mount = Some(root.clone());
-
-    let view = create::cgroup_view(&layout, &ct.record.cgroup, false);
-    let binds = super::checkpoint::bind_mounts(spec);
-    let mut externals = Vec::new();
-    for m in &meta.mounts {
-        let source = mount_source(&m.source, &m.key, &binds, &view)?;
-        externals.push(criu::ExternalMount::restore_arg(&source, &m.key));
-    }
-
+    // The cgroup with its limits first, as for create: CRIU puts the
+    // processes into it (--cgroup-root) and must find the limits there.
+    let layout = make_cgroup(ct, bundle, progress)?;
+    // CRIU wants the root to be a mount point (runc binds it the same way).
+    let root = bind_root(ct, &bundle.rootfs, progress)?;
     // The container's stdio: the caller's, or /dev/null and the pipes a
-    // new shim reads into the logs. What the dump saw as pipes or as files
-    // from outside the container is handed over in their place.
+    // new shim reads into the logs.
     let under_new_shim = matches!(opts.monitor, Monitor::NewShim);
-    let mut log_pipes = None;
-    let own: [OwnedFd; 3];
-    let stdio: [BorrowedFd; 3] = if under_new_shim {
+    let (stdio, log_pipes) = if under_new_shim {
         let (fds, pipes) = crate::shim::spawn::log_pipes()?;
-        log_pipes = Some(pipes);
-        own = fds;
-        [own[0].as_fd(), own[1].as_fd(), own[2].as_fd()]
+        (fds, Some(pipes))
     } else {
-        own = [dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?];
-        [own[0].as_fd(), own[1].as_fd(), own[2].as_fd()]
+        ([dup_stdio(0)?, dup_stdio(1)?, dup_stdio(2)?], None)
     };
+    // What the dump saw as pipes, or as files from outside the container,
+    // is handed over in their place.
     let mut inherited = Vec::new();
-    let mut inherit = Vec::new();
     for s in &meta.stdio {
-        let (Some(key), Some(fd)) = (
-            &s.key,
-            usize::try_from(s.fd).ok().and_then(|i| stdio.get(i)),
-        ) else {
-            continue;
-        };
-        let copy = criu::inheritable(*fd)?;
-        inherit.push((copy.as_raw_fd(), key.clone()));
-        inherited.push(copy);
+        let fd = usize::try_from(s.fd).ok().and_then(|i| stdio.get(i));
+        if let (Some(key), Some(fd)) = (&s.key, fd) {
+            inherited.push((criu::inheritable(fd.as_fd())?, key.clone()));
+        }
     }
-
-    let action_script = if meta.empty_net && ns.creates(LinuxNamespaceType::Network) {
-        let husk = std::env::current_exe().map_err(|source| CriuError::Io {
-            what: "find the husk binary for",
-            path: ct.path(ACTION_SCRIPT),
-            source,
-        })?;
-        criu::write_action_script(&ct.path(ACTION_SCRIPT), &husk)?;
-        Some(ct.path(ACTION_SCRIPT))
-    } else {
-        None
-    };
-    let images = crate::bundle::absolute(&opts.images).unwrap_or_else(|| opts.images.clone());
-    let pidfile = ct.path(PID_FILE);
-    let request = criu::Restore {
-        common: criu::Common {
-            work: opts
-                .work
-                .as_ref()
-                .map(|w| crate::bundle::absolute(w).unwrap_or_else(|| w.clone()))
-                .unwrap_or_else(|| images.clone()),
-            images,
-            tcp_established: opts.tcp_established,
-            ext_unix_sk: opts.ext_unix_sk,
-            shell_job: opts.shell_job,
-            file_locks: opts.file_locks,
-            manage_cgroups: opts.manage_cgroups,
-            empty_net: meta.empty_net,
-        },
-        root: root.clone(),
-        pidfile: pidfile.clone(),
-        cgroup_roots: criu::cgroup_root_args(&layout, &ct.record.cgroup.paths),
-        externals,
-        inherit,
-        action_script,
-    };
-    if let Some(w) = &opts.work {
-        fs::create_dir_all(w).map_err(|source| CriuError::Io {
-            what: "create",
-            path: w.clone(),
-            source,
-        })?;
-    }
-
-    let cg: &dyn Driver = progress.cgroup.as_deref().expect("set above");
+    let request = request(ct, bundle, meta, opts, &layout, &ns, &root, &inherited)?;
+    let pidfile = request.pidfile.clone();
+    let cg: &dyn Driver = progress.cgroup.as_deref().expect("made above");
     let join = |pid: Pid| {
         cg.add(pid)
             .map_err(|e| format!("{:#}", anyhow::Error::from(e)))
@@ -277,43 +179,162 @@ fn setup(
         Ok((read_pid(&pidfile)?, true))
     };
     let pid = if under_new_shim {
-        let (pid, _, pending) = crate::shim::spawn::launch_with(
-            ct,
-            &[ct.lock_fd()],
-            Some([own[0].as_raw_fd(), own[1].as_raw_fd(), own[2].as_raw_fd()]),
-            log_pipes,
-            run,
-        )?;
+        // The shim runs criu, so that the restored init is its child.
+        let raw = [
+            stdio[0].as_raw_fd(),
+            stdio[1].as_raw_fd(),
+            stdio[2].as_raw_fd(),
+        ];
+        let (pid, _, pending) =
+            crate::shim::spawn::launch_with(ct, &[ct.lock_fd()], Some(raw), log_pipes, run)?;
         progress.shim = Some(pending);
-        progress.child = Some(pid);
         pid
     } else {
-        // Placed before criu runs: a failed restore may still have left
-        // a process, which undo then finds through the pid file.
         progress.child_is_ours = true;
         let r = run();
-        if r.is_err() {
-            progress.child = read_pid(&pidfile).ok();
-        }
+        // A failed restore may still have left a process behind.
+        progress.child = read_pid(&pidfile).ok();
         r?.0
     };
-    drop(own);
-    progress.child.get_or_insert(pid);
+    drop(stdio);
+    progress.child = Some(pid);
 
-    // The restore is done: the rootfs mount has served its purpose (the
-    // container's mount namespace holds its own copy).
+    // Done: the rootfs mount has served its purpose (the container's mount
+    // namespace holds its own copy).
     let _ = fs::remove_file(&pidfile);
     let _ = fs::remove_file(ct.path(ACTION_SCRIPT));
     unmount_root(&root)?;
     progress.root_mount = None;
+    record_running(ct, pid, opts, progress)?;
+    log::info!("container {}: restored, init pid {pid}", ct.id);
+    Ok(pid)
+}
 
-    ct.record.pid = pid.as_raw();
-    ct.record.pid_start = crate::process::stat(pid).map(|s| s.start).unwrap_or(0);
-    if ct.record.pid_start == 0 {
-        return Err(ContainerError::Init(format!(
-            "the restored container init (pid {pid}) exited at once"
-        )));
+/// Makes the container's cgroup from the config, with its resources.
+fn make_cgroup(ct: &mut Locked, bundle: &Bundle, progress: &mut Progress) -> Result<Layout> {
+    let linux_cfg = bundle.spec.linux().as_ref();
+    let layout = Layout::detect()?;
+    let mut cg = cgroups::for_new(
+        &layout,
+        linux_cfg.and_then(|l| l.cgroups_path().as_deref()),
+        &ct.id,
+        !nix::unistd::geteuid().is_root(),
+    )?;
+    let created = cg.create();
+    let cg = progress.cgroup.insert(cg);
+    created?;
+    if let Some(res) = linux_cfg.and_then(|l| l.resources().as_ref()) {
+        cg.apply(res)?;
     }
+    ct.record.cgroup = cg.record();
+    Ok(layout)
+}
+
+/// Binds the rootfs at the state directory's criu-root.
+fn bind_root(ct: &Locked, rootfs: &Path, progress: &mut Progress) -> Result<PathBuf> {
+    let root = ct.path(criu::ROOT_MOUNT);
+    fs::create_dir(&root).map_err(|source| CriuError::Io {
+        what: "create",
+        path: root.clone(),
+        source,
+    })?;
+    nix::mount::mount(
+        Some(rootfs),
+        &root,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(step(format!(
+        "bind {} to {}",
+        rootfs.display(),
+        root.display()
+    )))?;
+    progress.root_mount = Some(root.clone());
+    Ok(root)
+}
+
+/// The criu restore request: the checkpoint's external mounts from this
+/// container's cgroup and config, the stdio stand-ins (`inherited`), the
+/// cgroup roots, and the action script when CRIU recreates the network
+/// namespace empty.
+#[allow(clippy::too_many_arguments)]
+fn request(
+    ct: &Locked,
+    bundle: &Bundle,
+    meta: &Meta,
+    opts: &RestoreOptions,
+    layout: &Layout,
+    ns: &NamespacePlan,
+    root: &Path,
+    inherited: &[(OwnedFd, String)],
+) -> Result<criu::Restore> {
+    let view = create::cgroup_view(layout, &ct.record.cgroup, false);
+    let binds = super::checkpoint::bind_mounts(&bundle.spec);
+    let mut externals = Vec::new();
+    for m in &meta.mounts {
+        let source = mount_source(&m.source, &m.key, &binds, &view)?;
+        externals.push(criu::ExternalMount::restore_arg(&source, &m.key));
+    }
+    let action_script = if meta.empty_net && ns.creates(LinuxNamespaceType::Network) {
+        let path = ct.path(ACTION_SCRIPT);
+        let husk = std::env::current_exe().map_err(|source| CriuError::Io {
+            what: "find the husk binary for",
+            path: path.clone(),
+            source,
+        })?;
+        criu::write_action_script(&path, &husk)?;
+        Some(path)
+    } else {
+        None
+    };
+    let absolute = |p: &Path| crate::bundle::absolute(p).unwrap_or_else(|| p.to_path_buf());
+    let images = absolute(&opts.images);
+    let work = match &opts.work {
+        Some(w) => {
+            fs::create_dir_all(w).map_err(|source| CriuError::Io {
+                what: "create",
+                path: w.clone(),
+                source,
+            })?;
+            absolute(w)
+        }
+        None => images.clone(),
+    };
+    Ok(criu::Restore {
+        common: criu::Common {
+            images,
+            work,
+            tcp_established: opts.tcp_established,
+            ext_unix_sk: opts.ext_unix_sk,
+            shell_job: opts.shell_job,
+            file_locks: opts.file_locks,
+            manage_cgroups: opts.manage_cgroups,
+            empty_net: meta.empty_net,
+        },
+        root: root.to_path_buf(),
+        pidfile: ct.path(PID_FILE),
+        cgroup_roots: criu::cgroup_root_args(layout, &ct.record.cgroup.paths),
+        externals,
+        inherit: inherited
+            .iter()
+            .map(|(fd, key)| (fd.as_raw_fd(), key.clone()))
+            .collect(),
+        action_script,
+    })
+}
+
+/// The record of a running container (pid and start time, so state, kill
+/// and delete find it), and the pid file.
+fn record_running(
+    ct: &mut Locked,
+    pid: Pid,
+    opts: &RestoreOptions,
+    progress: &Progress,
+) -> Result<()> {
+    ct.record.pid = pid.as_raw();
+    // 0 when it has exited (and been reaped) already: then it reads as stopped.
+    ct.record.pid_start = crate::process::stat(pid).map_or(0, |s| s.start);
     ct.record.phase = Phase::Running;
     ct.record.started = Some(crate::timestamp::now());
     if let Some(shim) = &progress.shim {
@@ -323,8 +344,7 @@ fn setup(
     if let Some(p) = &opts.pid_file {
         create::write_pid_file(p, pid)?;
     }
-    log::info!("container {}: restored, init pid {pid}", ct.id);
-    Ok(pid)
+    Ok(())
 }
 
 /// The host path to bind at external mount `key` of the checkpoint.
