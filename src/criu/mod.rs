@@ -254,6 +254,10 @@ pub fn run_restore(
             let say = |msg: &str| {
                 let _ = nix::unistd::write(&out_w, msg.as_bytes());
             };
+            // `restore` in the foreground blocks the signals it forwards:
+            // criu must not inherit that mask (the tasks get theirs from
+            // the images).
+            let _ = linux::reset_signals_mask();
             if let Err(e) = join(nix::unistd::getpid()) {
                 say(&format!(
                     "husk: cannot place criu in the container's cgroup: {e}\n"
