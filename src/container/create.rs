@@ -169,6 +169,11 @@ pub fn recreate(store: &Store, id: &str, monitor: Monitor) -> Result<Created> {
             "restart of container {id:?} cancelled: it was stopped meanwhile"
         )));
     }
+    if matches!(monitor, Monitor::Existing { .. }) {
+        // Counted under the same lock that allowed it: a stop that comes
+        // after sees the count final.
+        ct.record.restart_count += 1;
+    }
     // Whatever is left of the last run goes first.
     if let Some(cg) = cgroups::from_record(&ct.record.cgroup) {
         super::kill::signal_all(&ct, Signal::SIGKILL).ok();

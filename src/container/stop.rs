@@ -30,16 +30,28 @@ pub enum Stopped {
 pub fn stop(store: &Store, id: &str, timeout: Option<Duration>) -> Result<Stopped> {
     let mut ct = store.lock(id)?;
     let phase = observe(&ct.record);
-    match lifecycle::check(id, phase, Command::Stop) {
-        Err(Refusal::NotRunning) if phase.is_finished() => return Ok(Stopped::Already),
-        Err(e) => return Err(e.into()),
-        Ok(_) => {}
-    }
     let request = StopRequest {
         at: crate::timestamp::now(),
         signal: ct.record.policy.stop_signal,
         escalated: false,
     };
+    match lifecycle::check(id, phase, Command::Stop) {
+        Err(Refusal::NotRunning) if phase.is_finished() => {
+            // The init has ended but its shim has not recorded it yet: the
+            // stop goes in the record all the same, or the shim would
+            // restart the container after `stop` returned.
+            let shim = ct.record.shim;
+            if !ct.record.phase.is_finished() && shim.is_some_and(|s| s.alive()) {
+                ct.record.stop = Some(request);
+                ct.save()?;
+                drop(ct);
+                wait_recorded(store, id);
+            }
+            return Ok(Stopped::Already);
+        }
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
     let timeout = timeout.unwrap_or(ct.record.policy.stop_timeout);
     events::append(
         &ct.dir,
@@ -89,15 +101,8 @@ pub fn stop(store: &Store, id: &str, timeout: Option<Duration>) -> Result<Stoppe
         super::kill::wait_gone(pid, start, Duration::from_secs(10));
     }
     // The shim records the exit (it has the status); wait until it has.
-    if shim.is_some_and(|s| s.alive()) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            match store.load(id) {
-                Ok(r) if r.phase.is_finished() => return Ok(how),
-                Ok(_) => std::thread::sleep(Duration::from_millis(5)),
-                Err(_) => return Ok(how),
-            }
-        }
+    if shim.is_some_and(|s| s.alive()) && wait_recorded(store, id) {
+        return Ok(how);
     }
     // No shim (an engine's container, or the shim was killed): record
     // what is known. The exit status went to whoever reaped the init.
@@ -119,6 +124,19 @@ pub fn stop(store: &Store, id: &str, timeout: Option<Duration>) -> Result<Stoppe
         events::append(&ct.dir, &Event::new("exited", id).with("reason", reason));
     }
     Ok(how)
+}
+
+/// Waits (up to 5 s) for the shim to record the end; false if it did not.
+fn wait_recorded(store: &Store, id: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match store.load(id) {
+            Ok(r) if r.phase.is_finished() => return true,
+            Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+            Err(_) => return true,
+        }
+    }
+    false
 }
 
 /// Signals the init if it is still the process recorded.

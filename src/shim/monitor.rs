@@ -534,10 +534,6 @@ impl Shim {
                     started: Instant::now(),
                 });
                 self.oom_base = self.oom_base();
-                if let Ok(mut ct) = self.store.lock(&self.id) {
-                    ct.record.restart_count += 1;
-                    let _ = ct.save();
-                }
                 self.start_health();
             }
             Err(e) => {
