@@ -45,7 +45,13 @@ impl Writer {
     /// Opens (appending to) `<state dir>/logs/container.log`.
     pub fn open(state_dir: &Path, max_size: u64, max_files: u32) -> io::Result<Writer> {
         let dir = state_dir.join(LOG_DIR);
-        fs::create_dir_all(&dir)?;
+        // Never create_dir_all: a shim that outlives `delete` must not bring
+        // the container's directory back (a later create of the id failed
+        // with "already exists", and list did not show it).
+        match fs::create_dir(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
