@@ -528,6 +528,28 @@ fn a_delegated_cgroup_gets_the_containers_limits() {
     } else {
         &["", "cgroup.procs", "tasks"]
     };
+    // Under the test's own cgroup in each hierarchy (never at a
+    // hierarchy's root, an ancestor of cgroups this test does not own).
+    // On v2 the test runs in the VM, whose own cgroup is the root.
+    let own = |m: &Path| -> PathBuf {
+        let ctl = m.file_name().unwrap().to_str().unwrap().to_string();
+        let line = fs::read_to_string("/proc/self/cgroup")
+            .unwrap()
+            .lines()
+            .find(|l| {
+                let mut f = l.splitn(3, ':');
+                let (_, c) = (f.next(), f.next().unwrap_or(""));
+                if v2 {
+                    c.is_empty()
+                } else {
+                    c.split(',').any(|x| x == ctl)
+                }
+            })
+            .map(|l| l.splitn(3, ':').nth(2).unwrap().to_string())
+            .unwrap_or_else(|| "/".into());
+        m.join(line.trim_start_matches('/'))
+    };
+    let mounts: Vec<PathBuf> = mounts.iter().map(|m| own(m)).collect();
     for m in &mounts {
         let d = m.join(&t.tag);
         fs::create_dir(&d).unwrap();
@@ -537,7 +559,13 @@ fn a_delegated_cgroup_gets_the_containers_limits() {
     }
     let deleg = mounts[0].join(&t.tag);
     let mut b = t.bundle("deleg", &["sh", "-c", "sleep 600"]);
-    let cg_path = format!("/{}/ctr", t.tag);
+    // Relative on v1: nested under the caller's cgroup in each hierarchy,
+    // as the delegated directories are.
+    let cg_path = if v2 {
+        format!("/{}/ctr", t.tag)
+    } else {
+        format!("{}/ctr", t.tag)
+    };
     b.edit(|c| {
         c["linux"]["cgroupsPath"] = json!(cg_path);
         c["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 50}});
