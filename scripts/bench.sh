@@ -255,7 +255,7 @@ for n in $SCALE; do
     log "scale: $running containers"
     hf "scale.list.$n" "$husk --root ${ROOT[husk]} list"
     hf "scale.state.$n" "$husk --root ${ROOT[husk]} state ${sids[$((n / 2))]}"
-    hf "scale.stats.$n" --runs 5 --warmup 1 "$husk --root ${ROOT[husk]} stats --no-stream --format json"
+    RUNS=5 WARMUP=1 hf "scale.stats.$n" "$husk --root ${ROOT[husk]} stats --no-stream --format json"
     SC[$n]=$running
 done
 printf '%s\n' "${sids[@]}" | xargs -P "$PAR" -n 1 "$husk" --root "${ROOT[husk]}" delete --force >/dev/null 2>&1 || true
