@@ -266,7 +266,8 @@ for lab in crun runc; do [[ -n ${CMD[$lab]:-} ]] && base=${base:-$lab}; done
 {
     echo "## Lifecycle ($(uname -r), $(nproc) CPUs; hyperfine medians of $RUNS runs; ratios: husk ÷ ${base:-n/a})"
     echo
-    printf '| | %s |' "${LABELS[@]}"
+    printf '| |'
+    printf ' %s |' "${LABELS[@]}"
     [[ -n $base ]] && printf ' husk ÷ %s |' "$base"
     echo
     printf '|---|'
