@@ -80,30 +80,13 @@ struct Progress {
     shim: Option<crate::shim::spawn::Pending>,
 }
 
-pub fn create(store: &Store, id: &str, mut opts: CreateOptions) -> Result<Created> {
+pub fn create(store: &Store, id: &str, opts: CreateOptions) -> Result<Created> {
     crate::store::validate_id(id)?;
     let bundle = Bundle::load(&opts.bundle)?;
     check_terminal(&bundle.spec, &opts)?;
     let record = new_record(id, &bundle, &opts.policy)?;
-    let mut ct = store.create(id, record)?;
-    let mut progress = Progress::default();
-    match setup(&mut ct, &bundle, &mut opts, &mut progress) {
-        Ok(pid) => {
-            crate::shim::events::append(
-                &ct.dir,
-                &crate::shim::events::Event::new("created", id).with("pid", pid.as_raw()),
-            );
-            if let Some(shim) = progress.shim.take() {
-                shim.release();
-            }
-            Ok(Created {
-                container: ct,
-                pid,
-                spec: bundle.spec,
-            })
-        }
-        Err(e) => Err(undo(ct, progress, e, true)),
-    }
+    let ct = store.create(id, record)?;
+    build(ct, bundle, opts, true)
 }
 
 /// The first record of a new container (`create`, `restore`): phase
@@ -202,16 +185,22 @@ pub fn recreate(store: &Store, id: &str, monitor: Monitor) -> Result<Created> {
     ct.record.exit = None;
     ct.record.stop = None;
     ct.record.cgroup = Default::default();
-    let mut opts = CreateOptions {
+    let opts = CreateOptions {
         monitor,
         ..Default::default()
     };
+    build(ct, bundle, opts, false)
+}
+
+/// Sets the container up from its locked record; on failure undoes what
+/// was done (removing the state directory only for a new container).
+fn build(mut ct: Locked, bundle: Bundle, mut opts: CreateOptions, fresh: bool) -> Result<Created> {
     let mut progress = Progress::default();
     match setup(&mut ct, &bundle, &mut opts, &mut progress) {
         Ok(pid) => {
             crate::shim::events::append(
                 &ct.dir,
-                &crate::shim::events::Event::new("created", id).with("pid", pid.as_raw()),
+                &crate::shim::events::Event::new("created", &ct.id).with("pid", pid.as_raw()),
             );
             if let Some(shim) = progress.shim.take() {
                 shim.release();
@@ -222,7 +211,7 @@ pub fn recreate(store: &Store, id: &str, monitor: Monitor) -> Result<Created> {
                 spec: bundle.spec,
             })
         }
-        Err(e) => Err(undo(ct, progress, e, false)),
+        Err(e) => Err(undo(ct, progress, e, fresh)),
     }
 }
 
@@ -469,21 +458,7 @@ fn spawn_init_from_first_child(
     };
     drop(report_w);
     drop(child_end);
-    let mut text = Vec::new();
-    let mut buf = [0u8; 256];
-    loop {
-        match nix::unistd::read(&report_r, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => text.extend_from_slice(&buf[..n]),
-            Err(nix::Error::EINTR) => continue,
-            Err(e) => return Err(step("read the init report")(e)),
-        }
-    }
-    let _ = linux::wait_raw(first, 0);
-    let text = String::from_utf8_lossy(&text);
-    if let Some(e) = text.strip_prefix("E ") {
-        return Err(ContainerError::Init(e.to_string()));
-    }
+    let text = super::first_child_report(report_r, first, "init")?;
     let mut f = text.split_whitespace().map(str::parse::<i32>);
     match (f.next(), f.next()) {
         (Some(Ok(pid)), Some(Ok(placed))) => {
@@ -491,8 +466,7 @@ fn spawn_init_from_first_child(
             Ok((Pid::from_raw(pid), placed == 1))
         }
         _ => Err(ContainerError::Init(format!(
-            "the process cloning the init ended without its pid ({:?})",
-            text.trim()
+            "the process cloning the init ended without its pid ({text:?})"
         ))),
     }
 }

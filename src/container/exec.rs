@@ -212,22 +212,7 @@ fn spawn_through_first_child(
     };
     drop(report_w);
     drop(child_end);
-    let mut text = Vec::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        match nix::unistd::read(&report_r, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => text.extend_from_slice(&buf[..n]),
-            Err(nix::Error::EINTR) => continue,
-            Err(e) => return Err(step("read the exec report")(e)),
-        }
-    }
-    let _ = linux::wait_raw(first, 0);
-    let text = String::from_utf8_lossy(&text);
-    let text = text.trim();
-    if let Some(e) = text.strip_prefix("E ") {
-        return Err(ContainerError::Init(e.to_string()));
-    }
+    let text = super::first_child_report(report_r, first, "exec")?;
     text.parse::<i32>().map(Pid::from_raw).map_err(|_| {
         ContainerError::Init(format!(
             "the exec helper process ended without a pid ({text:?})"

@@ -94,6 +94,32 @@ impl From<SyncError> for ContainerError {
 
 pub type Result<T, E = ContainerError> = std::result::Result<T, E>;
 
+/// Reads what a first child (rootless create and exec: it switches
+/// namespaces for good and clones the real process) reports before it
+/// exits, reaps it, and returns the report: "E <error>" or the pid line.
+pub(crate) fn first_child_report(
+    report: std::os::fd::OwnedFd,
+    first: nix::unistd::Pid,
+    what: &str,
+) -> Result<String> {
+    let mut text = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match nix::unistd::read(&report, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(step(format!("read the {what} report"))(e)),
+        }
+    }
+    let _ = crate::sys::linux::wait_raw(first, 0);
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    match text.strip_prefix("E ") {
+        Some(e) => Err(ContainerError::Init(e.to_string())),
+        None => Ok(text),
+    }
+}
+
 pub(crate) fn step(what: impl Into<String>) -> impl FnOnce(nix::Error) -> ContainerError {
     let what = what.into();
     move |source| ContainerError::Step { what, source }
