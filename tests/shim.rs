@@ -43,6 +43,15 @@ fn a_detached_containers_exit_code_is_recorded_after_the_fact() {
         eventually(5, || shims_of(&t.id).len() == 1),
         "no shim for a detached container"
     );
+    // The shim keeps no handle on the container's cgroup (create opens its
+    // files for the init to join, close-on-exec; the shim re-execs).
+    let shim = shims_of(&t.id)[0];
+    let cgroup_fds: Vec<_> = fs::read_dir(format!("/proc/{shim}/fd"))
+        .unwrap()
+        .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+        .filter(|l| l.starts_with("/sys/fs/cgroup"))
+        .collect();
+    assert!(cgroup_fds.is_empty(), "the shim holds {cgroup_fds:?}");
     // Nobody waits: the shim alone sees the exit.
     assert!(eventually(10, || t.state(&t.id)["phase"] == "dead"));
     let st = t.state(&t.id);

@@ -347,6 +347,18 @@ impl Driver for V1 {
         }
     }
 
+    fn clone_target(&self) -> Option<&Path> {
+        self.paths.get("").map(PathBuf::as_path)
+    }
+
+    fn v1_dirs(&self) -> Vec<&Path> {
+        self.paths
+            .iter()
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(_, v)| v.as_path())
+            .collect()
+    }
+
     fn frozen(&self) -> bool {
         self.dir("freezer")
             .and_then(|d| read(d, "freezer.state").ok())

@@ -305,15 +305,8 @@ fn setup(
         }
     };
     let (parent_end, child_end) = sync::pair()?;
-    let clone_target = match progress.cgroup.as_ref().and_then(|cg| cg.clone_target()) {
-        Some(dir) => nix::fcntl::open(
-            dir,
-            nix::fcntl::OFlag::O_RDONLY
-                | nix::fcntl::OFlag::O_DIRECTORY
-                | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .ok(),
+    let entry = match progress.cgroup.as_deref() {
+        Some(cg) => Some(cgroups::Entry::open(cg)?),
         None => None,
     };
     let cfg = InitConfig {
@@ -334,7 +327,7 @@ fn setup(
         ),
         setgroups_allowed: nix::unistd::geteuid().is_root(),
         runtime_fds: vec![ct.lock_fd(), parent_end.raw_fd()],
-        clone_into: clone_target.as_ref().map(std::os::fd::AsFd::as_fd),
+        cgroup_entry: entry.as_ref(),
         stdio: stdio
             .as_ref()
             .map(|s| [s[0].as_raw_fd(), s[1].as_raw_fd(), s[2].as_raw_fd()]),
@@ -404,20 +397,11 @@ pub(crate) fn spawn_init(cfg: &InitConfig, spec: &Spec, child_end: Channel) -> R
     }
 }
 
-/// Clones the init: on cgroup v2 straight into its cgroup where the
-/// kernel can (the flag says so), else as a plain clone.
+/// Clones the init, into its cgroup2 directory where there is one (the
+/// flag says whether it was born there).
 fn clone_init(cfg: &InitConfig, extra: CloneFlags) -> (nix::Result<Forked>, bool) {
-    let flags = cfg.ns.clone_flags() | extra;
-    match cfg.clone_into {
-        Some(fd) => match linux::clone_into_cgroup(flags, fd) {
-            // Old kernels (no clone3 or no CLONE_INTO_CGROUP): move it afterwards.
-            Err(nix::Error::ENOSYS | nix::Error::EINVAL | nix::Error::E2BIG) => {
-                (linux::clone_process(flags), false)
-            }
-            r => (r, true),
-        },
-        None => (linux::clone_process(flags), false),
-    }
+    let into = cfg.cgroup_entry.and_then(|e| e.clone_fd());
+    crate::process::clone_in(cfg.ns.clone_flags() | extra, into)
 }
 
 /// Rootless with a joined pid namespace or a new time namespace: a first
@@ -492,12 +476,10 @@ fn supervise_setup(
         Ok((Msg::Error(text), _)) => ContainerError::Init(text),
         _ => died_during_setup(pid, progress.child_is_ours),
     };
-    if !placed {
-        let cg = progress
-            .cgroup
-            .as_ref()
-            .expect("the cgroup exists before the clone");
-        if let Err(e) = cg.add(pid) {
+    // The init joins its v1 hierarchies itself (cgroups::Entry); the
+    // cgroup2 directory is ours to finish where clone3 could not place it.
+    if let Some(entry) = cfg.cgroup_entry {
+        if let Err(e) = entry.place(pid, placed) {
             let gone = crate::process::stat(pid).is_none_or(|s| s.state == b'Z');
             return Err(if gone { init_error() } else { e.into() });
         }

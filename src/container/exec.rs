@@ -88,6 +88,11 @@ pub fn exec(store: &Store, id: &str, spec: &Spec, mut opts: ExecOptions) -> Resu
     };
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let (parent_end, child_end) = sync::pair()?;
+    let cg = cgroups::from_record(&rec.cgroup);
+    let entry = match cg.as_deref() {
+        Some(cg) => Some(cgroups::Entry::open(cg)?),
+        None => None,
+    };
     let mut cfg = ExecConfig {
         process: &opts.process,
         namespaces,
@@ -97,6 +102,7 @@ pub fn exec(store: &Store, id: &str, spec: &Spec, mut opts: ExecOptions) -> Resu
         setgroups_allowed: nix::unistd::geteuid().is_root(),
         proc: &proc,
         user_joined: false,
+        cgroup_entry: entry.as_ref(),
     };
     // setns(2) into a pid or time namespace needs CAP_SYS_ADMIN in our own
     // user namespace too, which a user's runtime lacks, and so does coming
@@ -121,13 +127,15 @@ pub fn exec(store: &Store, id: &str, spec: &Spec, mut opts: ExecOptions) -> Resu
     // Nothing the container can see may be dumpable (its /proc entries
     // stay root-only), and the child inherits this.
     linux::set_dumpable(false).map_err(step("make the runtime non-dumpable"))?;
-    let pid = if through_child {
-        spawn_through_first_child(&cfg, pid_ns, time_ns, &parent_end, child_end)?
+    let (pid, placed) = if through_child {
+        let pid = spawn_through_first_child(&cfg, pid_ns, time_ns, &parent_end, child_end)?;
+        (pid, false)
     } else {
         spawn(&cfg, pid_ns, time_ns, &parent_end, child_end)?
     };
     drop(cfg);
-    if let Err(e) = supervise(&rec, spec, pid, &parent_end) {
+    let placing = entry.as_ref().map(|e| (e, placed));
+    if let Err(e) = supervise(&rec, spec, pid, placing, &parent_end) {
         let _ = linux::kill(pid, Signal::SIGKILL);
         let _ = linux::wait_raw(pid, 0);
         // A container that stopped meanwhile takes the new process with it.
@@ -152,14 +160,17 @@ fn spawn(
     time_ns: Option<OwnedFd>,
     parent_end: &sync::Channel,
     child_end: sync::Channel,
-) -> Result<Pid> {
+) -> Result<(Pid, bool)> {
     let own_pid = enter_for_children(pid_ns, CloneFlags::CLONE_NEWPID, "pid")?;
     let own_time = enter_for_children(
         time_ns,
         CloneFlags::from_bits_retain(crate::process::namespaces::CLONE_NEWTIME),
         "time",
     )?;
-    let forked = linux::clone_process(CloneFlags::empty());
+    let (forked, placed) = crate::process::clone_in(
+        CloneFlags::empty(),
+        cfg.cgroup_entry.and_then(|e| e.clone_fd()),
+    );
     if let Ok(Forked::Child) = forked {
         // Our end is not the child's: it must see EOF when we are gone.
         let _ = nix::unistd::close(parent_end.raw_fd());
@@ -171,7 +182,7 @@ fn spawn(
         CloneFlags::from_bits_retain(crate::process::namespaces::CLONE_NEWTIME),
     )?;
     match forked.map_err(step("clone the exec'd process"))? {
-        Forked::Parent(pid) => Ok(pid),
+        Forked::Parent(pid) => Ok((pid, placed)),
         Forked::Child => unreachable!("the child never returns"),
     }
 }
@@ -292,11 +303,19 @@ fn validate(opts: &ExecOptions) -> Result<()> {
     Ok(())
 }
 
-/// Puts the child in the container's cgroups, lets it go, forwards a
-/// seccomp listener fd if one comes, and waits for its execve.
-fn supervise(rec: &Record, spec: &Spec, pid: Pid, chan: &sync::Channel) -> Result<()> {
-    if let Some(cg) = cgroups::from_record(&rec.cgroup) {
-        cg.add(pid)?;
+/// Finishes putting the child in the container's cgroups (it joins the
+/// v1 hierarchies itself; `placed`: it was born in the cgroup2 one), lets
+/// it go, forwards a seccomp listener fd if one comes, and waits for its
+/// execve.
+fn supervise(
+    rec: &Record,
+    spec: &Spec,
+    pid: Pid,
+    placing: Option<(&cgroups::Entry, bool)>,
+    chan: &sync::Channel,
+) -> Result<()> {
+    if let Some((entry, placed)) = placing {
+        entry.place(pid, placed)?;
     }
     chan.send(&Msg::Go(pid.as_raw()))?;
     loop {

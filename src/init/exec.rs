@@ -38,6 +38,8 @@ pub struct ExecConfig<'a> {
     /// The user namespace was joined before the clone (a rootless exec,
     /// see container::exec): the process is in it already.
     pub user_joined: bool,
+    /// How the process enters the container's cgroups (cgroups::Entry).
+    pub cgroup_entry: Option<&'a crate::cgroups::Entry>,
 }
 
 /// Never returns: execs the process or reports and exits 127.
@@ -54,7 +56,13 @@ fn run(sys: &dyn Sys, cfg: &ExecConfig, chan: &Channel) -> Result<Infallible> {
     let process = cfg.process;
     linux::set_parent_death_signal(Some(nix::sys::signal::Signal::SIGKILL))
         .map_err(step("set the parent death signal"))?;
-    // sync 1: the runtime has put us in the container's cgroups.
+    if let Some(entry) = cfg.cgroup_entry {
+        entry.join_self().map_err(|(path, e)| InitError::Step {
+            what: format!("join cgroup {path:?}"),
+            source: e,
+        })?;
+    }
+    // sync 1: the runtime has finished putting us in the container's cgroups.
     match chan.recv_with_fd("go")?.0 {
         Msg::Go(_) => {}
         Msg::Error(e) => return Err(SyncError::Remote(e).into()),

@@ -110,8 +110,9 @@ pub struct InitConfig<'a> {
     /// Under a shim: the init's stdin, stdout and stderr (dup'd onto 0-2
     /// first thing); otherwise the runtime's own stdio is inherited.
     pub stdio: Option<[RawFd; 3]>,
-    /// A cgroup v2 directory to clone the init straight into.
-    pub clone_into: Option<std::os::fd::BorrowedFd<'a>>,
+    /// How the init enters its cgroups: born in the cgroup2 directory, it
+    /// joins the v1 hierarchies itself, first thing.
+    pub cgroup_entry: Option<&'a crate::cgroups::Entry>,
 }
 
 impl InitConfig<'_> {
@@ -151,6 +152,12 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     let process = cfg.process();
     for fd in &cfg.runtime_fds {
         let _ = nix::unistd::close(*fd);
+    }
+    if let Some(entry) = cfg.cgroup_entry {
+        entry.join_self().map_err(|(path, e)| InitError::Step {
+            what: format!("join cgroup {path:?}"),
+            source: e,
+        })?;
     }
     if let Some(stdio) = cfg.stdio {
         for (to, from) in stdio.into_iter().enumerate() {

@@ -13,6 +13,26 @@ use nix::unistd::Pid;
 
 use crate::lifecycle::Liveness;
 
+/// Clones a process (fork semantics, `flags` adding namespaces), into the
+/// cgroup2 directory `into` where the kernel can (CLONE_INTO_CGROUP, 5.7+).
+/// The flag says whether it was born there; if not, it must be moved.
+pub fn clone_in(
+    flags: nix::sched::CloneFlags,
+    into: Option<std::os::fd::BorrowedFd<'_>>,
+) -> (nix::Result<crate::sys::linux::Forked>, bool) {
+    use crate::sys::linux;
+    match into {
+        Some(fd) => match linux::clone_into_cgroup(flags, fd) {
+            // Old kernels (no clone3 or no CLONE_INTO_CGROUP): move it afterwards.
+            Err(nix::Error::ENOSYS | nix::Error::EINVAL | nix::Error::E2BIG) => {
+                (linux::clone_process(flags), false)
+            }
+            r => (r, true),
+        },
+        None => (linux::clone_process(flags), false),
+    }
+}
+
 /// The fields of /proc/<pid>/stat husk needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcStat {
