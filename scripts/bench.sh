@@ -10,7 +10,8 @@
 # Writes OUT_DIR/results.md (the tables README.md shows), OUT_DIR/chart.svg
 # and the raw hyperfine JSON. Per runtime, on a busybox bundle running
 # /bin/true with a relative cgroupsPath:
-#   run      `run` to completion            create / start / delete: each alone
+#   run      `run` to completion, back to back and 200 ms apart
+#   create / start / delete: each alone
 #   cycle    create, start, wait for the init to end, delete (one bash script)
 #   RSS      peak RSS of `create` (/usr/bin/time -v), median of 5
 #   up/del   N sleeping containers created+started, PAR at a time; then all
@@ -172,6 +173,10 @@ for lab in "${LABELS[@]}"; do
     hf "$lab.version" "$bin --version"
     bundle "$id-run" >/dev/null
     hf "$lab.run" "$rt run --bundle $work/b/$id-run $id-run"
+    # The same, 200 ms apart, as containers start on a node that is not
+    # starting one every few ms: kernel state that back-to-back runs keep
+    # warm (an RCU grace period a cgroup move by pid waits for) is cold.
+    hf "$lab.run_idle" --prepare "sleep 0.2" "$rt run --bundle $work/b/$id-run $id-run"
     bundle "$id" >/dev/null
     hf "$lab.create" --prepare "$step clean $id" --cleanup "$step clean $id" "$rt create --bundle $work/b/$id $id"
     hf "$lab.start" --prepare "$step created $id" --cleanup "$step clean $id" "$rt start $id"
@@ -281,6 +286,7 @@ for lab in crun runc; do [[ -n ${CMD[$lab]:-} ]] && base=${base:-$lab}; done
         echo
     }
     row "run /bin/true (ms)" run
+    row "run /bin/true, 200 ms apart (ms)" run_idle
     row "create (ms)" create
     row "start (ms)" start
     row "delete (ms)" delete

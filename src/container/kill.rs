@@ -66,11 +66,14 @@ pub fn signal_all(ct: &Locked, sig: Signal) -> Result<()> {
         }
         return Ok(());
     };
-    let freeze = sig == Signal::SIGKILL && !cg.frozen();
+    // An empty cgroup stays empty (nothing is left to fork into it): no
+    // freeze, which costs a v1 freezer's state round trips.
+    let mut pids = cg.pids()?;
+    let freeze = sig == Signal::SIGKILL && !pids.is_empty() && !cg.frozen();
     if freeze {
         let _ = cg.freeze(true);
+        pids = cg.pids()?;
     }
-    let mut pids = cg.pids()?;
     if !pids.contains(&Pid::from_raw(ct.record.pid)) && ct.record.pid > 0 {
         pids.push(Pid::from_raw(ct.record.pid));
     }
