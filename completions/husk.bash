@@ -210,32 +210,12 @@ _husk() {
             return 0
             ;;
         husk__subcmd__checkpoint)
-            opts="-h --image-path --work-path --tcp-established --ext-unix-sk --shell-job --file-locks --manage-cgroups-mode --parent-path --leave-running --pre-dump --empty-ns --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-h --root --log --log-format --debug --systemd-cgroup --rootless --shim --image-path --work-path --tcp-established --ext-unix-sk --shell-job --file-locks --manage-cgroups-mode --parent-path --leave-running --pre-dump --empty-ns --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --image-path)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --work-path)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --manage-cgroups-mode)
-                    COMPREPLY=($(compgen -W "soft full strict ignore" -- "${cur}"))
-                    return 0
-                    ;;
-                --parent-path)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --empty-ns)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -256,6 +236,26 @@ _husk() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --image-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --work-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manage-cgroups-mode)
+                    COMPREPLY=($(compgen -W "soft full strict ignore" -- "${cur}"))
+                    return 0
+                    ;;
+                --parent-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --empty-ns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -264,12 +264,32 @@ _husk() {
             return 0
             ;;
         husk__subcmd__create)
-            opts="-b -h --bundle --pid-file --console-socket --no-pivot --no-new-keyring --preserve-fds --restart --stop-signal --stop-timeout --health-cmd --health-tcp --health-http --health-file --health-interval --health-timeout --health-retries --health-start-period --log-max-size --log-max-files --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-b -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --bundle --pid-file --console-socket --no-pivot --no-new-keyring --preserve-fds --restart --stop-signal --stop-timeout --health-cmd --health-tcp --health-http --health-file --health-interval --health-timeout --health-retries --health-start-period --log-max-size --log-max-files --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --rootless)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shim)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --bundle)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -342,26 +362,6 @@ _husk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
-                    return 0
-                    ;;
-                --rootless)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --shim)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -370,7 +370,7 @@ _husk() {
             return 0
             ;;
         husk__subcmd__delete)
-            opts="-f -h --force --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-f -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --force --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -404,20 +404,12 @@ _husk() {
             return 0
             ;;
         husk__subcmd__events)
-            opts="-f -h --stats --interval --follow --since --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-f -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --stats --interval --follow --since --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --interval)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --since)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -438,6 +430,14 @@ _husk() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -446,12 +446,32 @@ _husk() {
             return 0
             ;;
         husk__subcmd__exec)
-            opts="-p -t -d -e -u -g -c -h --process --tty --console-socket --detach --pid-file --cwd --env --user --additional-gids --cap --no-new-privs --apparmor --process-label --preserve-fds --ignore-paused --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-p -t -d -e -u -g -c -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --process --tty --console-socket --detach --pid-file --cwd --env --user --additional-gids --cap --no-new-privs --apparmor --process-label --preserve-fds --ignore-paused --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --rootless)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shim)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --process)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -514,26 +534,6 @@ _husk() {
                     ;;
                 --preserve-fds)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
-                    return 0
-                    ;;
-                --rootless)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --shim)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -962,7 +962,7 @@ _husk() {
             return 0
             ;;
         husk__subcmd__kill)
-            opts="-a -h --all --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-a -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --all --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -996,20 +996,12 @@ _husk() {
             return 0
             ;;
         husk__subcmd__list)
-            opts="-f -q -h --format --quiet --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-f -q -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --format --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
-                    return 0
-                    ;;
-                -f)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
-                    return 0
-                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1028,6 +1020,14 @@ _husk() {
                     ;;
                 --shim)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1038,20 +1038,12 @@ _husk() {
             return 0
             ;;
         husk__subcmd__logs)
-            opts="-f -n -t -h --follow --tail --timestamps --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-f -n -t -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --follow --tail --timestamps --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --tail)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -n)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1070,6 +1062,14 @@ _husk() {
                     ;;
                 --shim)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --tail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1114,20 +1114,12 @@ _husk() {
             return 0
             ;;
         husk__subcmd__ps)
-            opts="-f -h --format --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-f -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
-                    return 0
-                    ;;
-                -f)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
-                    return 0
-                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1146,6 +1138,14 @@ _husk() {
                     ;;
                 --shim)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1156,20 +1156,12 @@ _husk() {
             return 0
             ;;
         husk__subcmd__restart)
-            opts="-t -h --time --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-t -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --time --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --time)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -t)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1190,6 +1182,14 @@ _husk() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1198,12 +1198,32 @@ _husk() {
             return 0
             ;;
         husk__subcmd__restore)
-            opts="-b -d -h --image-path --work-path --tcp-established --ext-unix-sk --shell-job --file-locks --manage-cgroups-mode --bundle --detach --pid-file --console-socket --restart --stop-signal --stop-timeout --health-cmd --health-tcp --health-http --health-file --health-interval --health-timeout --health-retries --health-start-period --log-max-size --log-max-files --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-b -d -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --image-path --work-path --tcp-established --ext-unix-sk --shell-job --file-locks --manage-cgroups-mode --bundle --detach --pid-file --console-socket --restart --stop-signal --stop-timeout --health-cmd --health-tcp --health-http --health-file --health-interval --health-timeout --health-retries --health-start-period --log-max-size --log-max-files --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --rootless)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shim)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --image-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1284,26 +1304,6 @@ _husk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
-                    return 0
-                    ;;
-                --rootless)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --shim)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1346,12 +1346,32 @@ _husk() {
             return 0
             ;;
         husk__subcmd__run)
-            opts="-b -d -h --bundle --pid-file --console-socket --no-pivot --no-new-keyring --preserve-fds --restart --stop-signal --stop-timeout --health-cmd --health-tcp --health-http --health-file --health-interval --health-timeout --health-retries --health-start-period --log-max-size --log-max-files --detach --keep --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-b -d -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --bundle --pid-file --console-socket --no-pivot --no-new-keyring --preserve-fds --restart --stop-signal --stop-timeout --health-cmd --health-tcp --health-http --health-file --health-interval --health-timeout --health-retries --health-start-period --log-max-size --log-max-files --detach --keep --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --rootless)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shim)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --bundle)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1424,26 +1444,6 @@ _husk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
-                    return 0
-                    ;;
-                --rootless)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --shim)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1452,20 +1452,12 @@ _husk() {
             return 0
             ;;
         husk__subcmd__spec)
-            opts="-b -h --bundle --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-b -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --bundle --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --bundle)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -b)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1484,6 +1476,14 @@ _husk() {
                     ;;
                 --shim)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -b)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1562,12 +1562,32 @@ _husk() {
             return 0
             ;;
         husk__subcmd__stats)
-            opts="-f -h --no-stream --format --interval --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-f -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --no-stream --format --interval --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --rootless)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shim)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --format)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1580,26 +1600,6 @@ _husk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
-                    return 0
-                    ;;
-                --rootless)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --shim)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1608,20 +1608,12 @@ _husk() {
             return 0
             ;;
         husk__subcmd__stop)
-            opts="-t -h --time --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-t -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --time --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --time)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -t)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1640,6 +1632,14 @@ _husk() {
                     ;;
                 --shim)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1650,12 +1650,32 @@ _husk() {
             return 0
             ;;
         husk__subcmd__update)
-            opts="-r -m -h --resources --memory --memory-swap --memory-reservation --kernel-memory-tcp --cpu-shares --cpu-quota --cpu-period --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-r -m -h --root --log --log-format --debug --systemd-cgroup --rootless --shim --resources --memory --memory-swap --memory-reservation --kernel-memory-tcp --cpu-shares --cpu-quota --cpu-period --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --pids-limit --blkio-weight --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --rootless)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shim)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --resources)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1720,26 +1740,6 @@ _husk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
-                    return 0
-                    ;;
-                --rootless)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --shim)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1748,20 +1748,12 @@ _husk() {
             return 0
             ;;
         husk__subcmd__wait)
-            opts="-h --condition --timeout --root --log --log-format --debug --systemd-cgroup --rootless --shim --help"
+            opts="-h --root --log --log-format --debug --systemd-cgroup --rootless --shim --condition --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --condition)
-                    COMPREPLY=($(compgen -W "exited running healthy" -- "${cur}"))
-                    return 0
-                    ;;
-                --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1780,6 +1772,14 @@ _husk() {
                     ;;
                 --shim)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --condition)
+                    COMPREPLY=($(compgen -W "exited running healthy" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
