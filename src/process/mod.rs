@@ -8,6 +8,7 @@ pub mod namespaces;
 pub mod sync;
 
 use std::fs;
+use std::path::Path;
 
 use nix::unistd::Pid;
 
@@ -56,8 +57,8 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
 }
 
 pub fn stat(pid: Pid) -> Option<ProcStat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
+    let bytes = crate::sys::read_small(Path::new(&format!("/proc/{pid}/stat")), 1024).ok()?;
+    parse_stat(std::str::from_utf8(&bytes).ok()?)
 }
 
 /// Is `pid` still the process that started at `start`, and not a zombie?

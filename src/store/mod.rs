@@ -350,7 +350,7 @@ impl Store {
 
 fn load_record(dir: &Path) -> Result<Record> {
     let path = dir.join(STATE_FILE);
-    let bytes = fs::read(&path).map_err(|source| StoreError::Read {
+    let bytes = crate::sys::read_small(&path, 4096).map_err(|source| StoreError::Read {
         path: path.clone(),
         source,
     })?;

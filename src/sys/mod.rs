@@ -16,6 +16,34 @@ use nix::mount::{MntFlags, MsFlags};
 pub use fake::{Call, FakeSys};
 pub use linux::LinuxSys;
 
+/// Reads a small file in as few syscalls as its size allows: open, one
+/// read into a buffer of `hint` bytes, close (std::fs::read adds a statx
+/// and a second read to find the end). A short read is the end: for a
+/// regular file it can be nothing else, and /proc's one-record files
+/// (/proc/<pid>/stat) come whole in one read that has room for them.
+/// `list` reads two files per container, so this is most of its syscalls.
+pub fn read_small(path: &Path, hint: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; hint.max(64)];
+    let mut n = 0;
+    loop {
+        match f.read(&mut buf[n..]) {
+            Ok(got) => {
+                n += got;
+                if got == 0 || n < buf.len() {
+                    break;
+                }
+                buf.resize(buf.len() * 2, 0);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
 /// The kernel operations of container setup that are worth recording in tests.
 pub trait Sys {
     fn mount(
@@ -39,4 +67,32 @@ pub trait Sys {
     ) -> nix::Result<OwnedFd>;
     fn sethostname(&self, name: &str) -> nix::Result<()>;
     fn setdomainname(&self, name: &str) -> nix::Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_small;
+
+    #[test]
+    fn read_small_reads_whole_files_of_any_size() {
+        let dir = std::env::temp_dir().join(format!("husk-read-small-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let hint = 64;
+        // Empty, shorter than the buffer, exactly its size (the end shows
+        // only on the next read), and several times larger.
+        for len in [0, 10, hint, hint * 5 + 3] {
+            let path = dir.join(format!("f{len}"));
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&path, &data).unwrap();
+            assert_eq!(read_small(&path, hint).unwrap(), data, "length {len}");
+        }
+        assert_eq!(
+            read_small(&dir.join("missing"), hint).unwrap_err().kind(),
+            std::io::ErrorKind::NotFound
+        );
+        // /proc's one-record files come whole.
+        let stat = read_small(std::path::Path::new("/proc/self/stat"), 64).unwrap();
+        assert!(stat.ends_with(b"\n"), "{:?}", String::from_utf8_lossy(&stat));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
