@@ -59,10 +59,15 @@ pub fn is_initial_map(uid_map: &str) -> bool {
     f == ["0", "0", "4294967295"]
 }
 
-/// Is this process in a user namespace other than the initial one (as
+/// Is the runtime in a user namespace other than the initial one (as
 /// under rootless podman, where husk runs as uid 0 of the user's namespace)?
+/// Read once per invocation: a child that has since joined another user
+/// namespace still gets the runtime's answer, which is what it asks for.
 pub fn running_in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| !is_initial_map(&m))
+    static IN_USERNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IN_USERNS.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| !is_initial_map(&m))
+    })
 }
 
 /// Rootless: not the host's root, or root only of a user namespace. Such

@@ -92,7 +92,11 @@ mod tests {
         );
         // /proc's one-record files come whole.
         let stat = read_small(std::path::Path::new("/proc/self/stat"), 64).unwrap();
-        assert!(stat.ends_with(b"\n"), "{:?}", String::from_utf8_lossy(&stat));
+        assert!(
+            stat.ends_with(b"\n"),
+            "{:?}",
+            String::from_utf8_lossy(&stat)
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

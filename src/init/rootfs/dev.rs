@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, AtFlags, OFlag};
-use nix::sys::stat::{fchmodat, fstat, major, makedev, minor, mknodat, FchmodatFlags, Mode, SFlag};
+use nix::sys::stat::{fstat, major, makedev, minor, mknodat, Mode, SFlag};
 use nix::unistd::{fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
@@ -77,6 +77,23 @@ pub fn nodes(spec: &[LinuxDevice]) -> Vec<DevNode> {
 /// onto an empty file instead of mknod, and never chown it (the host's
 /// /dev/null is shared by everything on the machine).
 pub fn create_nodes(sys: &dyn Sys, root: &Root, nodes: &[DevNode], bind: bool) -> Result<()> {
+    // Modes exactly as asked, without a chmod per node; the init sets the
+    // process's own umask later.
+    let umask = (!bind).then(|| nix::sys::stat::umask(Mode::empty()));
+    let r = make_nodes(sys, root, nodes, bind);
+    if let Some(old) = umask {
+        nix::sys::stat::umask(old);
+    }
+    r
+}
+
+fn make_nodes(sys: &dyn Sys, root: &Root, nodes: &[DevNode], bind: bool) -> Result<()> {
+    let (euid, egid) = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
+    // Nodes mostly share a directory (/dev): resolve it once.
+    let mut parent: Option<(&Path, OwnedFd)> = None;
     for n in nodes {
         let err = |what: &str| {
             let what = what.to_string();
@@ -89,7 +106,6 @@ pub fn create_nodes(sys: &dyn Sys, root: &Root, nodes: &[DevNode], bind: bool) -
             .file_name()
             .ok_or(Errno::EINVAL)
             .map_err(err("has no file name"))?;
-        let parent = root.dest(parent_path, Kind::Dir)?;
         if bind {
             let host = open(&n.path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
                 .map_err(err("cannot open the host's node"))?;
@@ -104,41 +120,44 @@ pub fn create_nodes(sys: &dyn Sys, root: &Root, nodes: &[DevNode], bind: bool) -
             .map_err(err("bind of the host's node failed"))?;
             continue;
         }
-        match unlinkat(parent.as_fd(), name, UnlinkatFlags::NoRemoveDir) {
-            Ok(()) | Err(Errno::ENOENT) => {}
-            Err(e) => return Err(err("cannot replace the existing entry")(e)),
-        }
-        mknodat(
-            parent.as_fd(),
-            name,
-            n.kind,
-            Mode::from_bits_truncate(n.mode),
-            makedev(n.major, n.minor),
-        )
-        .map_err(err("mknod failed"))?;
-        // mknod applies the umask: set the mode exactly.
-        fchmodat(
-            parent.as_fd(),
-            name,
-            Mode::from_bits_truncate(n.mode),
-            FchmodatFlags::NoFollowSymlink,
-        )
-        .or_else(|e| {
-            if e == Errno::EOPNOTSUPP {
-                Ok(())
-            } else {
-                Err(e)
+        let dir = match parent {
+            Some((p, ref fd)) if p == parent_path => fd,
+            _ => {
+                &parent
+                    .insert((parent_path, root.dest(parent_path, Kind::Dir)?))
+                    .1
             }
-        })
-        .map_err(err("chmod failed"))?;
-        fchownat(
-            parent.as_fd(),
-            name,
-            Some(Uid::from_raw(n.uid)),
-            Some(Gid::from_raw(n.gid)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(err("chown failed"))?;
+        };
+        let make = || {
+            mknodat(
+                dir.as_fd(),
+                name,
+                n.kind,
+                Mode::from_bits_truncate(n.mode),
+                makedev(n.major, n.minor),
+            )
+        };
+        match make() {
+            // Whatever the image has there is replaced.
+            Err(Errno::EEXIST) => {
+                unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir)
+                    .map_err(err("cannot replace the existing entry"))?;
+                make()
+            }
+            r => r,
+        }
+        .map_err(err("mknod failed"))?;
+        // Made by us, the node is ours already in the common case (root:root).
+        if (n.uid, n.gid) != (euid, egid) {
+            fchownat(
+                dir.as_fd(),
+                name,
+                Some(Uid::from_raw(n.uid)),
+                Some(Gid::from_raw(n.gid)),
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(err("chown failed"))?;
+        }
     }
     Ok(())
 }
