@@ -523,6 +523,21 @@ pub fn from_record(rec: &CgroupRecord) -> Option<Box<dyn Driver>> {
 
 /// mkdir -p that remembers which directories it made, outermost first.
 pub(crate) fn mkdir_all(dir: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
+    // Most often only the leaf is missing: one mkdir, no walk.
+    match fs::create_dir(dir) {
+        Ok(()) => {
+            made.push(dir.to_path_buf());
+            return Ok(());
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(CgroupError::Create {
+                path: dir.into(),
+                source,
+            })
+        }
+    }
     let mut missing = Vec::new();
     let mut cur = dir;
     while !cur.exists() {

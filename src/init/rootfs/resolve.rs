@@ -157,65 +157,79 @@ pub fn create_in_root(root: BorrowedFd<'_>, path: &Path, last: Kind) -> nix::Res
             Err(Errno::ENOENT) => {}
             r => return r,
         }
-        // The longest prefix that resolves; parts[i] is missing or dangling.
-        // Any other failure is the answer (ELOOP, ENOTDIR, EACCES ...).
-        let mut i = 0;
-        while i < parts.len() {
-            match open_parts(root, &parts[..=i], true) {
-                Ok(_) => i += 1,
-                Err(Errno::ENOENT) => break,
-                Err(e) => return Err(e),
-            }
-        }
-        if i == parts.len() {
+        // parts[i] is missing or dangling; any other failure is the answer
+        // (ELOOP, ENOTDIR, EACCES ...).
+        let Some((i, parent)) = first_missing(root, &parts)? else {
             continue; // appeared meanwhile
-        }
-        let parent = open_parts(root, &parts[..i], true)?;
+        };
         let name = Path::new(&parts[i]).to_path_buf();
-        match fstatat(
-            parent.as_fd(),
-            &name,
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) {
-            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK => {
-                let target = PathBuf::from(readlinkat(parent.as_fd(), &name)?);
-                let rest: Vec<OsString> = parts[i + 1..].to_vec();
-                let mut next = if target.is_absolute() {
-                    Vec::new()
-                } else {
-                    parts[..i].to_vec()
-                };
-                next.extend(components(&target));
-                next.extend(rest);
-                parts = next;
-            }
-            Ok(_) => return Err(Errno::ENOENT),
-            Err(Errno::ENOENT) => {
-                let is_last = i + 1 == parts.len();
-                let r = if is_last && last == Kind::File {
-                    openat(
-                        parent.as_fd(),
-                        &name,
-                        OFlag::O_CREAT
-                            | OFlag::O_EXCL
-                            | OFlag::O_NOFOLLOW
-                            | OFlag::O_CLOEXEC
-                            | OFlag::O_WRONLY,
-                        Mode::from_bits_truncate(0o644),
-                    )
-                    .map(drop)
-                } else {
-                    mkdirat(parent.as_fd(), &name, Mode::from_bits_truncate(0o755))
-                };
-                match r {
-                    Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(e),
+        let made = if i + 1 == parts.len() && last == Kind::File {
+            openat(
+                parent.as_fd(),
+                &name,
+                OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC
+                    | OFlag::O_WRONLY,
+                Mode::from_bits_truncate(0o644),
+            )
+            .map(drop)
+        } else {
+            mkdirat(parent.as_fd(), &name, Mode::from_bits_truncate(0o755))
+        };
+        match made {
+            Ok(()) => {}
+            // Neither creation follows a symlink: a dangling one is EEXIST.
+            Err(Errno::EEXIST) => {
+                let st = fstatat(
+                    parent.as_fd(),
+                    &name,
+                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                )?;
+                if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK {
+                    let target = PathBuf::from(readlinkat(parent.as_fd(), &name)?);
+                    let mut next = if target.is_absolute() {
+                        Vec::new()
+                    } else {
+                        parts[..i].to_vec()
+                    };
+                    next.extend(components(&target));
+                    next.extend(parts[i + 1..].iter().cloned());
+                    parts = next;
                 }
+                // Else it appeared meanwhile: look again.
             }
             Err(e) => return Err(e),
         }
     }
     Err(Errno::ELOOP)
+}
+
+/// The first component of `parts` that does not resolve, with an fd of
+/// the directory it should be in; None if all of them resolve now. Most
+/// often only the last is missing, so the parent is tried first.
+fn first_missing(
+    root: BorrowedFd<'_>,
+    parts: &[OsString],
+) -> nix::Result<Option<(usize, OwnedFd)>> {
+    let Some(n) = parts.len().checked_sub(1) else {
+        return Ok(None);
+    };
+    match open_parts(root, &parts[..n], true) {
+        Ok(parent) => return Ok(Some((n, parent))),
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    let mut parent = open_parts(root, &[], true)?;
+    for i in 0..n {
+        match open_parts(root, &parts[..=i], true) {
+            Ok(fd) => parent = fd,
+            Err(Errno::ENOENT) => return Ok(Some((i, parent))),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
 }
 
 /// The magic-link path through which mount(2) and friends use `fd`.
@@ -312,6 +326,20 @@ mod tests {
         let fd = create_in_root(r.as_fd(), Path::new("/data/sub"), Kind::Dir).unwrap();
         assert_eq!(real(&fd), d.join("root/host-etc/sub"));
         assert!(!Path::new("/host-etc").exists());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn create_makes_every_missing_level_and_follows_a_dangling_link_midway() {
+        let d = tree("levels");
+        symlink("/elsewhere", d.join("root/etc/link")).unwrap();
+        let r = rootfd(&d);
+        let fd = create_in_root(r.as_fd(), Path::new("/a/b/c/d"), Kind::Dir).unwrap();
+        assert_eq!(real(&fd), d.join("root/a/b/c/d"));
+        let fd = create_in_root(r.as_fd(), Path::new("/etc/link/x/y"), Kind::File).unwrap();
+        assert_eq!(real(&fd), d.join("root/elsewhere/x/y"));
+        assert!(d.join("root/elsewhere/x/y").is_file());
+        assert!(!Path::new("/elsewhere").exists());
         fs::remove_dir_all(&d).unwrap();
     }
 
