@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# gen-order.sh: writes scripts/husk.order, the functions husk executes on
+# its common paths, which build.rs hands to the linker (lld's
+# --symbol-ordering-file) so that they sit together at the start of .text.
+#
+# Why: the kernel maps a file-backed page fault's whole 64 KiB window
+# (fault-around), so code a command touches here and there across a 4 MiB
+# .text makes most of .text resident: `husk state` had 2.5 MiB of .text in
+# its RSS. Packed, the same functions take a few windows.
+#
+# How: callgrind (exact: every function that ran, not a sample) over
+# --version, spec, create, state, list, ps, events, start, kill, delete, a
+# foreground run, a detached run with its shim, and exec, as root on a
+# busybox bundle. valgrind knows neither openat2 nor open_tree: the init
+# takes husk's fallbacks for old kernels there, so the order file lists
+# those too, which costs nothing. Symbols a later change renames only
+# drop out of the order (the linker ignores names it does not find);
+# rerun this after large changes. Needs root, valgrind and busybox-static.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+[[ $(id -u) == 0 ]] || { echo "gen-order.sh: needs root" >&2; exit 1; }
+command -v valgrind >/dev/null || { echo "gen-order.sh: needs valgrind" >&2; exit 1; }
+# Unstripped, otherwise as released (same symbol names); without the old
+# order, so that nothing of it leaks into the new one.
+HUSK_NO_ORDER=1 CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --locked --target-dir target/order >&2
+bin=$PWD/target/order/x86_64-unknown-linux-gnu/release/husk
+work=$(mktemp -d /tmp/husk-order.XXXXXX)
+root=$work/root
+cleanup() {
+    set +e
+    for id in o-create o-run o-detached o-d; do "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+scripts/mkbundle.sh "$work/b" "$bin" >/dev/null
+# No rlimits: valgrind keeps file descriptors of its own and refuses the
+# NOFILE limit.
+jq --arg r "$work/b/rootfs" '.root.path = $r | .linux.cgroupsPath = "husk-order" | .process.args = ["sleep", "30"] | .process.rlimits = []' \
+    "$work/b/config.json" >"$work/config.json"
+mv "$work/config.json" "$work/b/config.json"
+cg() { # every process, the re-exec'd shim and exec's sealed copy included
+    # (not the container's own programs)
+    valgrind --tool=callgrind --demangle=no --trace-children=yes --trace-children-skip='/bin/*,/usr/bin/*' \
+        --callgrind-out-file="$work/cg.%p" "$bin" "$@" >/dev/null 2>&1 </dev/null || true
+}
+cg --version
+(cd "$work" && cg spec --bundle "$work/spec")
+cg --root "$root" --shim never create --bundle "$work/b" o-create
+cg --root "$root" state o-create
+cg --root "$root" list
+cg --root "$root" ps o-create
+cg --root "$root" events --stats o-create
+cg --root "$root" start o-create
+cg --root "$root" exec o-create true
+cg --root "$root" kill o-create KILL
+cg --root "$root" delete --force o-create
+jq '.process.args = ["true"]' "$work/b/config.json" >"$work/run.json"
+mkdir -p "$work/run" && mv "$work/run.json" "$work/run/config.json"
+cg --root "$root" run --bundle "$work/run" o-run
+cg --root "$root" run -d --bundle "$work/b" o-detached
+cg --root "$root" stop --time 1 o-detached
+cg --root "$root" delete --force o-detached
+# The init and the shim run in children whose profiles callgrind does not
+# always write: add what perf samples of real runs see, if perf is here.
+: >"$work/perf.syms"
+if command -v perf >/dev/null; then
+    jq '.process.args = ["true"]' "$work/b/config.json" >"$work/run/config.json"
+    {
+        echo "for i in \$(seq 150); do"
+        echo "  $bin --root $root run --bundle $work/run o-p"
+        echo "  $bin --root $root run -d --bundle $work/b o-d && $bin --root $root exec o-d true"
+        echo "  $bin --root $root delete --force o-d"
+        echo "done"
+    } >"$work/loop"
+    if perf record -q -e cpu-clock -F 25000 -o "$work/perf.data" -- bash "$work/loop" >/dev/null 2>&1; then
+        perf report -i "$work/perf.data" --no-demangle --dsos "$bin" --sort sym -F sym --stdio 2>/dev/null |
+            sed -nE 's/^ *\[\.\] (.+[^ ]) *$/\1/p' >"$work/perf.syms"
+    fi
+fi
+# Names in order of first appearance; callgrind compresses a repeated name
+# to "(N)", which the first mention already gave.
+{
+    grep -h '^c\?fn=' "$work"/cg.* | sed -nE 's/^c?fn=\([0-9]+\) (.+)$/\1/p'
+    cat "$work/perf.syms"
+} | grep -v '^0x' | awk '!seen[$0]++' >scripts/husk.order
+echo "gen-order.sh: $(wc -l <scripts/husk.order) functions in scripts/husk.order" >&2
