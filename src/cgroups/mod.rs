@@ -29,6 +29,12 @@ pub enum CgroupError {
         #[source]
         source: io::Error,
     },
+    #[error("cannot open {path:?}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("failed to create cgroup {path:?}")]
     Create {
         path: PathBuf,
@@ -341,7 +347,7 @@ impl Entry {
             Mode::empty(),
         ) {
             Ok(fd) => Ok((path, fd)),
-            Err(e) => Err(CgroupError::Read {
+            Err(e) => Err(CgroupError::Open {
                 path,
                 source: io::Error::from(e),
             }),
