@@ -56,12 +56,7 @@ fn run(sys: &dyn Sys, cfg: &ExecConfig, chan: &Channel) -> Result<Infallible> {
     let process = cfg.process;
     linux::set_parent_death_signal(Some(nix::sys::signal::Signal::SIGKILL))
         .map_err(step("set the parent death signal"))?;
-    if let Some(entry) = cfg.cgroup_entry {
-        entry.join_self().map_err(|(path, e)| InitError::Step {
-            what: format!("join cgroup {path:?}"),
-            source: e,
-        })?;
-    }
+    super::join_cgroups(cfg.cgroup_entry)?;
     // sync 1: the runtime has finished putting us in the container's cgroups.
     match chan.recv_with_fd("go")?.0 {
         Msg::Go(_) => {}

@@ -153,12 +153,7 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     for fd in &cfg.runtime_fds {
         let _ = nix::unistd::close(*fd);
     }
-    if let Some(entry) = cfg.cgroup_entry {
-        entry.join_self().map_err(|(path, e)| InitError::Step {
-            what: format!("join cgroup {path:?}"),
-            source: e,
-        })?;
-    }
+    join_cgroups(cfg.cgroup_entry)?;
     if let Some(stdio) = cfg.stdio {
         for (to, from) in stdio.into_iter().enumerate() {
             linux::dup_onto(from, to as RawFd).map_err(step("attach the container's stdio"))?;
@@ -168,12 +163,13 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     linux::set_parent_death_signal(Some(nix::sys::signal::Signal::SIGKILL))
         .map_err(step("set the parent death signal"))?;
 
-    // sync 1: the runtime has written our id maps and put us in our
-    // cgroups. With a user namespace (maps first) or a cgroup namespace
-    // (its root must be our cgroup) we must wait for it now; otherwise we
-    // set up the rootfs meanwhile and wait before the hooks — moving a task
-    // between cgroups can cost the runtime an RCU grace period, and none
-    // of the container's own code runs before then anyway.
+    // sync 1: the runtime has written our id maps and finished putting us
+    // in our cgroups (on kernels without CLONE_INTO_CGROUP it moves us
+    // into the cgroup2 one by pid, which can wait an RCU grace period).
+    // With a user namespace (maps first) or a cgroup namespace (its root
+    // must be our cgroup) we must wait for it now; otherwise we set up the
+    // rootfs meanwhile and wait before the hooks: none of the container's
+    // own code runs before then anyway.
     let wait_first = cfg.ns.creates(LinuxNamespaceType::User)
         || cfg.ns.joins(LinuxNamespaceType::User)
         || cfg.ns.creates(LinuxNamespaceType::Cgroup);
@@ -428,6 +424,18 @@ fn expect_go(chan: &Channel) -> Result<i32> {
             got,
         }
         .into()),
+    }
+}
+
+/// Runs in: a new process (the init, an exec'd one), first thing: it
+/// moves itself into the container's v1 hierarchies (cgroups::Entry).
+pub(crate) fn join_cgroups(entry: Option<&crate::cgroups::Entry>) -> Result<()> {
+    match entry.map(|e| e.join_self()) {
+        Some(Err((path, source))) => Err(InitError::Step {
+            what: format!("join cgroup {path:?}"),
+            source,
+        }),
+        _ => Ok(()),
     }
 }
 
