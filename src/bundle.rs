@@ -97,23 +97,109 @@ impl Bundle {
 
 /// Parses config.json text; the error names the JSON path of the bad field.
 pub fn parse(bytes: &[u8]) -> std::result::Result<Spec, String> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
+    from_json(bytes)
+}
+
+/// Deserializes JSON text. The error begins with the JSON path of the value
+/// that failed ("process.user.uid: invalid type: ..."), found by reading the
+/// text again up to where serde_json stopped: a path-tracking deserializer
+/// would double the code serde generates for the whole Spec.
+pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|e| {
         // serde lists every variant on an unknown enum value: keep the first clause.
-        let msg = inner.to_string();
-        let msg = msg
-            .split(", expected one of")
-            .next()
-            .unwrap_or(&msg)
-            .to_string();
-        if path == "." || path.is_empty() {
-            msg
-        } else {
-            format!("{path}: {msg}")
+        let msg = e.to_string();
+        let msg = msg.split(", expected one of").next().unwrap_or(&msg);
+        match error_offset(bytes, e.line(), e.column()).map(|end| path_at(bytes, end)) {
+            Some(path) if !path.is_empty() => format!("{path}: {msg}"),
+            _ => msg.to_string(),
         }
     })
+}
+
+/// The byte offset that serde_json's 1-based line and its column (the bytes
+/// read on that line) point to; None when the error has no position.
+fn error_offset(text: &[u8], line: usize, column: usize) -> Option<usize> {
+    if line == 0 {
+        return None;
+    }
+    let start = match line {
+        1 => 0,
+        _ => {
+            text.iter()
+                .enumerate()
+                .filter(|&(_, &b)| b == b'\n')
+                .nth(line - 2)?
+                .0
+                + 1
+        }
+    };
+    Some((start + column).min(text.len()))
+}
+
+/// The JSON path ("mounts[2].type") of the value being read when the first
+/// `end` bytes of `text` have been read. serde_json reports an error just
+/// past the value that failed, or past the closing bracket of a struct that
+/// lacks a field, which names the struct. A check that a Deserialize impl
+/// makes itself (a capability name) is reported after the whitespace that
+/// follows the value, and after the closing bracket when the value is the
+/// last one: then the path names the array or object that holds it.
+fn path_at(text: &[u8], end: usize) -> String {
+    enum Frame {
+        Object(Option<String>),
+        Array(usize),
+    }
+    let mut stack = Vec::new();
+    let mut want_key = false;
+    let mut i = 0;
+    while i < end {
+        match text[i] {
+            b'{' => {
+                stack.push(Frame::Object(None));
+                want_key = true;
+            }
+            b'[' => stack.push(Frame::Array(0)),
+            b'}' | b']' => {
+                stack.pop();
+                want_key = false;
+            }
+            b':' => want_key = false,
+            b',' => match stack.last_mut() {
+                Some(Frame::Array(n)) => *n += 1,
+                Some(Frame::Object(key)) => {
+                    *key = None;
+                    want_key = true;
+                }
+                None => {}
+            },
+            b'"' => {
+                let start = i + 1;
+                i = start;
+                while i < end && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+                if let (true, Some(Frame::Object(key))) = (want_key, stack.last_mut()) {
+                    let raw = &text[start..i.min(end)];
+                    *key = Some(String::from_utf8_lossy(raw).into_owned());
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for frame in &stack {
+        match frame {
+            Frame::Object(Some(key)) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            Frame::Object(None) => break,
+            Frame::Array(n) => path.push_str(&format!("[{n}]")),
+        }
+    }
+    path
 }
 
 /// Makes `p` absolute against the current directory and removes `.` and
@@ -682,5 +768,64 @@ mod tests {
     fn malformed_json_reports_position() {
         let e = spec("{\"ociVersion\": ").unwrap_err();
         assert!(e.contains("line 1"), "{e}");
+    }
+
+    /// The message for a config whose JSON text is BASE with `from`
+    /// replaced by `to` (the text, not a Value: positions matter here).
+    fn parse_error(from: &str, to: &str) -> String {
+        assert!(BASE.contains(from), "{from}");
+        spec(&BASE.replacen(from, to, 1)).unwrap_err()
+    }
+
+    #[test]
+    fn parse_errors_name_the_json_path() {
+        let e = parse_error(r#""uid":0"#, r#""uid":"x""#);
+        assert!(
+            e.starts_with("process.user.uid: invalid type: string \"x\""),
+            "{e}"
+        );
+        let e = parse_error(r#"{"type":"uts"}"#, r#"{"type":"utz"}"#);
+        assert!(
+            e.starts_with("linux.namespaces[2].type: unknown variant `utz`"),
+            "{e}"
+        );
+        assert!(!e.contains("expected one of"), "{e}");
+        // A struct that lacks a field: the path is the struct's.
+        let e = parse_error(r#"{"type":"uts"}"#, r#"{"path":"/x"}"#);
+        assert!(
+            e.starts_with("linux.namespaces[2]: missing field `type`"),
+            "{e}"
+        );
+        let e = parse_error(r#""cwd":"/","#, r#""cwd":"/","env":["A=1",2],"#);
+        assert!(
+            e.starts_with("process.env[1]: invalid type: integer `2`"),
+            "{e}"
+        );
+        // Keys, strings with brackets and escapes do not confuse the path.
+        let e = parse_error(
+            r#""args":["sh"]"#,
+            r#""args":["sh","{[\"]}"],"oomScoreAdj":"q""#,
+        );
+        assert!(e.starts_with("process.oomScoreAdj: invalid type"), "{e}");
+        // Nothing to name at the top level.
+        let e = spec("\"x\"").unwrap_err();
+        assert!(
+            e.starts_with("invalid type: string \"x\", expected struct Spec"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn exec_cpu_affinity_is_checked() {
+        let base = r#""cwd":"/","#;
+        let set = |a: &str| format!(r#""cwd":"/","execCPUAffinity":{{{a}}},"#);
+        spec(&BASE.replacen(base, &set(r#""initial":"0-1,3","final":"2""#), 1)).unwrap();
+        for bad in ["0-1,x", "1,", "\u{0663}"] {
+            let e = parse_error(base, &set(&format!(r#""initial":"{bad}","final":"0""#)));
+            assert!(
+                e.starts_with("process.execCPUAffinity.initial: Invalid execCPUAffinity format"),
+                "{bad}: {e}"
+            );
+        }
     }
 }

@@ -72,15 +72,8 @@ fn build_process(a: &ExecArgs, spec: &Spec) -> Result<Process> {
     if let Some(path) = &a.process {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read process file {}", path.display()))?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        let p: Process = serde_path_to_error::deserialize(de).map_err(|e| {
-            anyhow!(
-                "invalid process file {}: {}: {}",
-                path.display(),
-                e.path(),
-                e.inner()
-            )
-        })?;
+        let p: Process = husk::bundle::from_json(&bytes)
+            .map_err(|e| anyhow!("invalid process file {}: {e}", path.display()))?;
         return Ok(p);
     }
     if a.command.is_empty() {
