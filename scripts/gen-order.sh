@@ -9,7 +9,7 @@
 # its RSS. Packed, the same functions take a few windows.
 #
 # How: callgrind (exact: every function that ran, not a sample) over
-# --version, spec, create, state, list, ps, events, start, kill, delete, a
+# --version, create, state, list, ps, events, start, exec, kill, delete, a
 # foreground run, a detached run with its shim, and exec, as root on a
 # busybox bundle. valgrind knows neither openat2 nor open_tree: the init
 # takes husk's fallbacks for old kernels there, so the order file lists
@@ -38,13 +38,21 @@ scripts/mkbundle.sh "$work/b" "$bin" >/dev/null
 jq --arg r "$work/b/rootfs" '.root.path = $r | .linux.cgroupsPath = "husk-order" | .process.args = ["sleep", "30"] | .process.rlimits = []' \
     "$work/b/config.json" >"$work/config.json"
 mv "$work/config.json" "$work/b/config.json"
+# The order of the file is the order of the commands below, and within one
+# command its processes in the order they started: the runtime process's
+# functions before those of the init it clones. `create` comes right after
+# the start-up that every command shares, so that what it runs (its peak RSS
+# is a target) is packed into the fewest 64 KiB windows; `spec`, which no
+# engine calls on a hot path, comes last.
+step=0
 cg() { # every process, the re-exec'd shim and exec's sealed copy included
     # (not the container's own programs)
+    step=$((step + 1))
+    mkdir -p "$work/cg/$(printf %02d "$step")"
     valgrind --tool=callgrind --demangle=no --trace-children=yes --trace-children-skip='/bin/*,/usr/bin/*' \
-        --callgrind-out-file="$work/cg.%p" "$bin" "$@" >/dev/null 2>&1 </dev/null || true
+        --callgrind-out-file="$work/cg/$(printf %02d "$step")/cg.%p" "$bin" "$@" >/dev/null 2>&1 </dev/null || true
 }
 cg --version
-(cd "$work" && cg spec --bundle "$work/spec")
 cg --root "$root" --shim never create --bundle "$work/b" o-create
 cg --root "$root" state o-create
 cg --root "$root" list
@@ -60,6 +68,7 @@ cg --root "$root" run --bundle "$work/run" o-run
 cg --root "$root" run -d --bundle "$work/b" o-detached
 cg --root "$root" stop --time 1 o-detached
 cg --root "$root" delete --force o-detached
+(cd "$work" && cg spec --bundle "$work/spec")
 # The init and the shim run in children whose profiles callgrind does not
 # always write: add what perf samples of real runs see, if perf is here.
 : >"$work/perf.syms"
@@ -80,7 +89,12 @@ fi
 # Names in order of first appearance; callgrind compresses a repeated name
 # to "(N)", which the first mention already gave.
 {
-    grep -h '^c\?fn=' "$work"/cg.* | sed -nE 's/^c?fn=\([0-9]+\) (.+)$/\1/p'
+    for d in "$work"/cg/*; do
+        # cg.PID: by pid as a number, the order the processes started in
+        for f in $(cd "$d" && ls | sort -t. -k2 -n); do
+            sed -nE 's/^c?fn=\([0-9]+\) (.+)$/\1/p' "$d/$f"
+        done
+    done
     cat "$work/perf.syms"
 } | grep -v '^0x' | awk '!seen[$0]++' >scripts/husk.order
 echo "gen-order.sh: $(wc -l <scripts/husk.order) functions in scripts/husk.order" >&2
