@@ -133,6 +133,25 @@ fn events_stats_prints_runcs_shape() {
 }
 
 #[test]
+fn a_container_starts_and_runs_under_a_512kib_memory_limit() {
+    // runc fails at 4 MiB: what the init does before exec is charged to the
+    // container's cgroup, so it must fit in a few pages.
+    let Some(t) = TestEnv::new("mem512k") else {
+        return;
+    };
+    let mut b = t.bundle(&["sh", "-c", "echo started"]);
+    b.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 512 << 10}));
+    t.husk(&["create", "--bundle", b.path_str(), &t.id])
+        .success();
+    assert_eq!(memory_limit(&t.id), (512u64 << 10).to_string());
+    t.husk(&["start", &t.id]).success();
+    // wait prints the exit code of the container's process.
+    let w = t.husk(&["wait", &t.id]).success();
+    assert_eq!(w.stdout.trim(), "0");
+    t.husk(&["delete", &t.id]).success();
+}
+
+#[test]
 fn an_8mib_memory_limit_oom_kills_a_hog_and_events_reports_it() {
     let Some(t) = TestEnv::new("oom") else { return };
     // Waits for the watcher, then eats memory until killed.
