@@ -28,7 +28,7 @@ complete -c husk -n "__fish_husk_needs_command" -l root -d 'Directory for contai
 complete -c husk -n "__fish_husk_needs_command" -l log -d 'Append log messages to FILE instead of stderr' -r -F
 complete -c husk -n "__fish_husk_needs_command" -l log-format -d 'Log format' -r -f -a "text\t''
 json\t''"
-complete -c husk -n "__fish_husk_needs_command" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
+complete -c husk -n "__fish_husk_needs_command" -l rootless -d 'Accepted for runc compatibility (true, false or auto): husk detects rootless mode itself. `husk --rootless=true spec` is `husk spec --rootless`' -r
 complete -c husk -n "__fish_husk_needs_command" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -63,26 +63,9 @@ complete -c husk -n "__fish_husk_needs_command" -f -a "checkpoint" -d 'Checkpoin
 complete -c husk -n "__fish_husk_needs_command" -f -a "restore" -d 'Restore a container from a CRIU checkpoint and run it'
 complete -c husk -n "__fish_husk_needs_command" -f -a "features" -d 'Print what this runtime supports, as OCI features JSON'
 complete -c husk -n "__fish_husk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c husk -n "__fish_husk_using_subcommand spec" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand spec" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand spec" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand spec" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand spec" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand spec" -s b -l bundle -d 'Directory to write config.json to' -r -F
-complete -c husk -n "__fish_husk_using_subcommand spec" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand spec" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
+complete -c husk -n "__fish_husk_using_subcommand spec" -l rootless -d 'Write a config for running without root (user namespace, no cgroup limits)'
 complete -c husk -n "__fish_husk_using_subcommand spec" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand create" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand create" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand create" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand create" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand create" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand create" -s b -l bundle -d 'Bundle directory (config.json and rootfs)' -r -F
 complete -c husk -n "__fish_husk_using_subcommand create" -l pid-file -d 'Write the container\'s host pid to FILE' -r -F
 complete -c husk -n "__fish_husk_using_subcommand create" -l console-socket -d 'AF_UNIX socket that receives the pty master when process.terminal is true' -r -F
@@ -100,30 +83,10 @@ complete -c husk -n "__fish_husk_using_subcommand create" -l health-retries -d '
 complete -c husk -n "__fish_husk_using_subcommand create" -l health-start-period -d 'Failures in this time after start do not count (default 0s)' -r
 complete -c husk -n "__fish_husk_using_subcommand create" -l log-max-size -d 'Rotate the container log at this size (default 10m)' -r
 complete -c husk -n "__fish_husk_using_subcommand create" -l log-max-files -d 'Rotated log files to keep (default 3)' -r
-complete -c husk -n "__fish_husk_using_subcommand create" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand create" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand create" -l no-pivot -d 'Use chroot instead of pivot_root (for a rootfs on ramfs)'
 complete -c husk -n "__fish_husk_using_subcommand create" -l no-new-keyring -d 'Do not give the container its own session keyring'
 complete -c husk -n "__fish_husk_using_subcommand create" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c husk -n "__fish_husk_using_subcommand start" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand start" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand start" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand start" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand start" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c husk -n "__fish_husk_using_subcommand start" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand start" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand start" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand run" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand run" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand run" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand run" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand run" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand run" -s b -l bundle -d 'Bundle directory (config.json and rootfs)' -r -F
 complete -c husk -n "__fish_husk_using_subcommand run" -l pid-file -d 'Write the container\'s host pid to FILE' -r -F
 complete -c husk -n "__fish_husk_using_subcommand run" -l console-socket -d 'AF_UNIX socket that receives the pty master when process.terminal is true' -r -F
@@ -141,144 +104,34 @@ complete -c husk -n "__fish_husk_using_subcommand run" -l health-retries -d 'Con
 complete -c husk -n "__fish_husk_using_subcommand run" -l health-start-period -d 'Failures in this time after start do not count (default 0s)' -r
 complete -c husk -n "__fish_husk_using_subcommand run" -l log-max-size -d 'Rotate the container log at this size (default 10m)' -r
 complete -c husk -n "__fish_husk_using_subcommand run" -l log-max-files -d 'Rotated log files to keep (default 3)' -r
-complete -c husk -n "__fish_husk_using_subcommand run" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand run" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand run" -l no-pivot -d 'Use chroot instead of pivot_root (for a rootfs on ramfs)'
 complete -c husk -n "__fish_husk_using_subcommand run" -l no-new-keyring -d 'Do not give the container its own session keyring'
 complete -c husk -n "__fish_husk_using_subcommand run" -s d -l detach -d 'Return after starting the container instead of waiting for it'
 complete -c husk -n "__fish_husk_using_subcommand run" -l keep -d 'Keep the container after it exits (default: delete it)'
 complete -c husk -n "__fish_husk_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c husk -n "__fish_husk_using_subcommand state" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand state" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand state" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand state" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand state" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c husk -n "__fish_husk_using_subcommand state" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand state" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand state" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c husk -n "__fish_husk_using_subcommand list" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand list" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand list" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand list" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand list" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand list" -s f -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c husk -n "__fish_husk_using_subcommand list" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand list" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand list" -s q -l quiet -d 'Print only the container ids'
 complete -c husk -n "__fish_husk_using_subcommand list" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand ls" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand ls" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand ls" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand ls" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand ls" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand ls" -s f -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c husk -n "__fish_husk_using_subcommand ls" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand ls" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand ls" -s q -l quiet -d 'Print only the container ids'
 complete -c husk -n "__fish_husk_using_subcommand ls" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand kill" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand kill" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand kill" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand kill" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand kill" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c husk -n "__fish_husk_using_subcommand kill" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand kill" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand kill" -s a -l all -d 'Signal every process in the container, not only its init'
 complete -c husk -n "__fish_husk_using_subcommand kill" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand delete" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand delete" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand delete" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand delete" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand delete" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c husk -n "__fish_husk_using_subcommand delete" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand delete" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand delete" -s f -l force -d 'Kill a running container first; succeed when it does not exist'
 complete -c husk -n "__fish_husk_using_subcommand delete" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand rm" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand rm" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand rm" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand rm" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand rm" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c husk -n "__fish_husk_using_subcommand rm" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand rm" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand rm" -s f -l force -d 'Kill a running container first; succeed when it does not exist'
 complete -c husk -n "__fish_husk_using_subcommand rm" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand ps" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand ps" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand ps" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand ps" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand ps" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand ps" -s f -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c husk -n "__fish_husk_using_subcommand ps" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand ps" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand ps" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand top" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand top" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand top" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand top" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand top" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand top" -s f -l format -d 'Output format' -r -f -a "table\t''
 json\t''"
-complete -c husk -n "__fish_husk_using_subcommand top" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand top" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand top" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand pause" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand pause" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand pause" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand pause" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand pause" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c husk -n "__fish_husk_using_subcommand pause" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand pause" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand pause" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand resume" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand resume" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand resume" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand resume" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand resume" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c husk -n "__fish_husk_using_subcommand resume" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand resume" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand resume" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand exec" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand exec" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand exec" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand exec" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand exec" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand exec" -s p -l process -d 'A process.json (OCI Process) describing the whole process; other process flags are then ignored' -r -F
 complete -c husk -n "__fish_husk_using_subcommand exec" -l console-socket -d 'AF_UNIX socket that receives the pty master' -r -F
 complete -c husk -n "__fish_husk_using_subcommand exec" -l pid-file -d 'Write the process\'s host pid to FILE' -r -F
@@ -290,21 +143,11 @@ complete -c husk -n "__fish_husk_using_subcommand exec" -s c -l cap -d 'Add a ca
 complete -c husk -n "__fish_husk_using_subcommand exec" -l apparmor -d 'AppArmor profile for the process' -r
 complete -c husk -n "__fish_husk_using_subcommand exec" -l process-label -d 'SELinux label for the process' -r
 complete -c husk -n "__fish_husk_using_subcommand exec" -l preserve-fds -d 'Pass N extra fds (3 .. 3+N-1) to the process' -r
-complete -c husk -n "__fish_husk_using_subcommand exec" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand exec" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand exec" -s t -l tty -d 'Allocate a pseudo-terminal'
 complete -c husk -n "__fish_husk_using_subcommand exec" -s d -l detach -d 'Return once the process has started instead of waiting for it'
 complete -c husk -n "__fish_husk_using_subcommand exec" -l no-new-privs -d 'Set no_new_privs for the process'
 complete -c husk -n "__fish_husk_using_subcommand exec" -l ignore-paused -d 'Exec even into a paused container (the process starts frozen)'
 complete -c husk -n "__fish_husk_using_subcommand exec" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand update" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand update" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand update" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand update" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand update" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand update" -s r -l resources -d 'OCI LinuxResources JSON from FILE, or "-" for stdin (zero values leave things as they are)' -r -F
 complete -c husk -n "__fish_husk_using_subcommand update" -s m -l memory -d 'Memory limit (e.g. 64m, -1 for none)' -r
 complete -c husk -n "__fish_husk_using_subcommand update" -l memory-swap -d 'Memory plus swap limit (e.g. 128m, -1 for none)' -r
@@ -319,111 +162,31 @@ complete -c husk -n "__fish_husk_using_subcommand update" -l cpuset-cpus -d 'CPU
 complete -c husk -n "__fish_husk_using_subcommand update" -l cpuset-mems -d 'Memory nodes the container may use' -r
 complete -c husk -n "__fish_husk_using_subcommand update" -l pids-limit -d 'Maximum number of processes (-1 or 0 for none)' -r
 complete -c husk -n "__fish_husk_using_subcommand update" -l blkio-weight -d 'Block IO weight (10-1000)' -r
-complete -c husk -n "__fish_husk_using_subcommand update" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand update" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand update" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand events" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand events" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand events" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand events" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand events" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand events" -l interval -d 'runc\'s stream: stats every DURATION and oom events (e.g. 5s)' -r
 complete -c husk -n "__fish_husk_using_subcommand events" -l since -d 'Only events after this time (RFC 3339) or this long ago (e.g. 10m)' -r
-complete -c husk -n "__fish_husk_using_subcommand events" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand events" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand events" -l stats -d 'Print the container\'s stats once, in runc\'s form, and exit'
 complete -c husk -n "__fish_husk_using_subcommand events" -s f -l follow -d 'Keep printing new events as they happen'
 complete -c husk -n "__fish_husk_using_subcommand events" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand stop" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand stop" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand stop" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand stop" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand stop" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand stop" -s t -l time -d 'Seconds (or a duration such as 500ms) to wait before SIGKILL (default: the container\'s stop timeout)' -r
-complete -c husk -n "__fish_husk_using_subcommand stop" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand stop" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand stop" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c husk -n "__fish_husk_using_subcommand restart" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand restart" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand restart" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand restart" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand restart" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand restart" -s t -l time -d 'Seconds (or a duration) to wait before SIGKILL (default: the container\'s stop timeout)' -r
-complete -c husk -n "__fish_husk_using_subcommand restart" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand restart" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand restart" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand wait" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand wait" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand wait" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand wait" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand wait" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand wait" -l condition -d 'What to wait for' -r -f -a "exited\t''
 running\t''
 healthy\t''"
 complete -c husk -n "__fish_husk_using_subcommand wait" -l timeout -d 'Give up after this long (e.g. 30s) with exit status 124' -r
-complete -c husk -n "__fish_husk_using_subcommand wait" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand wait" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand wait" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c husk -n "__fish_husk_using_subcommand logs" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand logs" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand logs" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand logs" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand logs" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand logs" -s n -l tail -d 'Only the last N lines' -r
-complete -c husk -n "__fish_husk_using_subcommand logs" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand logs" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand logs" -s f -l follow -d 'Keep printing new output'
 complete -c husk -n "__fish_husk_using_subcommand logs" -s t -l timestamps -d 'Prefix each line with its time (RFC 3339)'
 complete -c husk -n "__fish_husk_using_subcommand logs" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c husk -n "__fish_husk_using_subcommand health" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand health" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand health" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand health" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand health" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c husk -n "__fish_husk_using_subcommand health" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand health" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand health" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c husk -n "__fish_husk_using_subcommand stats" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand stats" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand stats" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand stats" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand stats" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand stats" -s f -l format -d 'Output format (json: one object per container and sample, one per line)' -r -f -a "table\t''
 json\t''"
 complete -c husk -n "__fish_husk_using_subcommand stats" -l interval -d 'Time between samples, e.g. 2s or 500ms (default 1s; with --no-stream 200ms)' -r
-complete -c husk -n "__fish_husk_using_subcommand stats" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand stats" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand stats" -l no-stream -d 'Print one sample and exit instead of refreshing until interrupted'
 complete -c husk -n "__fish_husk_using_subcommand stats" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l image-path -d 'Directory of the CRIU image files' -r -F
 complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l work-path -d 'Directory for CRIU\'s logs and scratch files (default: the image directory)' -r -F
 complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l manage-cgroups-mode -d 'How CRIU handles cgroups (default: CRIU\'s own, soft)' -r -f -a "soft\t''
@@ -432,8 +195,6 @@ strict\t''
 ignore\t''"
 complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l parent-path -d 'Directory of a previous (pre-)dump, relative to --image-path' -r -F
 complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l empty-ns -d 'Namespaces to recreate empty on restore (only "network", which always is)' -r
-complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l tcp-established -d 'Allow open TCP connections'
 complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l ext-unix-sk -d 'Allow external unix sockets'
 complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l shell-job -d 'Allow shell jobs (a process attached to a terminal from outside)'
@@ -441,14 +202,6 @@ complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l file-locks -d '
 complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l leave-running -d 'Leave the container running after the checkpoint'
 complete -c husk -n "__fish_husk_using_subcommand checkpoint" -l pre-dump -d 'Dump the memory only, to be built on by a later dump (--parent-path); the container runs on'
 complete -c husk -n "__fish_husk_using_subcommand checkpoint" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand restore" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand restore" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand restore" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand restore" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand restore" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c husk -n "__fish_husk_using_subcommand restore" -l image-path -d 'Directory of the CRIU image files' -r -F
 complete -c husk -n "__fish_husk_using_subcommand restore" -l work-path -d 'Directory for CRIU\'s logs and scratch files (default: the image directory)' -r -F
 complete -c husk -n "__fish_husk_using_subcommand restore" -l manage-cgroups-mode -d 'How CRIU handles cgroups (default: CRIU\'s own, soft)' -r -f -a "soft\t''
@@ -471,24 +224,12 @@ complete -c husk -n "__fish_husk_using_subcommand restore" -l health-retries -d 
 complete -c husk -n "__fish_husk_using_subcommand restore" -l health-start-period -d 'Failures in this time after start do not count (default 0s)' -r
 complete -c husk -n "__fish_husk_using_subcommand restore" -l log-max-size -d 'Rotate the container log at this size (default 10m)' -r
 complete -c husk -n "__fish_husk_using_subcommand restore" -l log-max-files -d 'Rotated log files to keep (default 3)' -r
-complete -c husk -n "__fish_husk_using_subcommand restore" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand restore" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand restore" -l tcp-established -d 'Allow open TCP connections'
 complete -c husk -n "__fish_husk_using_subcommand restore" -l ext-unix-sk -d 'Allow external unix sockets'
 complete -c husk -n "__fish_husk_using_subcommand restore" -l shell-job -d 'Allow shell jobs (a process attached to a terminal from outside)'
 complete -c husk -n "__fish_husk_using_subcommand restore" -l file-locks -d 'Handle file locks'
 complete -c husk -n "__fish_husk_using_subcommand restore" -s d -l detach -d 'Return once the container runs instead of waiting for it'
 complete -c husk -n "__fish_husk_using_subcommand restore" -s h -l help -d 'Print help'
-complete -c husk -n "__fish_husk_using_subcommand features" -l root -d 'Directory for container state (default /run/husk, or $XDG_RUNTIME_DIR/husk without root)' -r -F
-complete -c husk -n "__fish_husk_using_subcommand features" -l log -d 'Append log messages to FILE instead of stderr' -r -F
-complete -c husk -n "__fish_husk_using_subcommand features" -l log-format -d 'Log format' -r -f -a "text\t''
-json\t''"
-complete -c husk -n "__fish_husk_using_subcommand features" -l rootless -d 'With `spec`: write a config for running without root. Otherwise accepted for runc compatibility (true, false or auto); husk detects rootless mode itself' -r
-complete -c husk -n "__fish_husk_using_subcommand features" -l shim -d 'Start a monitor (shim) for detached containers: auto = unless the caller is an engine that reaps its children (conmon, containerd-shim)' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c husk -n "__fish_husk_using_subcommand features" -l debug -d 'Log debug messages'
-complete -c husk -n "__fish_husk_using_subcommand features" -l systemd-cgroup -d 'Use the systemd cgroup driver (not supported yet)'
 complete -c husk -n "__fish_husk_using_subcommand features" -s h -l help -d 'Print help'
 complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "spec" -d 'Write a default config.json (a bundle\'s configuration) to the bundle directory'
 complete -c husk -n "__fish_husk_using_subcommand help; and not __fish_seen_subcommand_from spec create start run state list kill delete ps pause resume exec update events stop restart wait logs health stats checkpoint restore features help" -f -a "create" -d 'Create a container from a bundle; its process waits for `start`'

@@ -34,7 +34,19 @@ fn main() {
         };
         std::process::exit(code);
     }
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match cli::misplaced_global(&e) {
+            Some(flag) => {
+                eprintln!(
+                    "husk: {flag} is a global option: it goes before the command, \
+                     as in `husk {flag} ... COMMAND`"
+                );
+                std::process::exit(2);
+            }
+            None => e.exit(),
+        },
+    };
     let to_file = logging::init(&cli.global);
     let code = match commands::dispatch(cli) {
         Ok(code) => code,

@@ -270,6 +270,35 @@ fn duplicate_create_leaves_the_first_container_running() {
 }
 
 #[test]
+fn a_global_option_after_the_command_is_refused_by_name() {
+    let Some(t) = TestEnv::new("lateglobal") else {
+        return;
+    };
+    let b = running(&t);
+    // As runc: global options go before the command. Not taken for an
+    // argument of `delete`, and nothing is deleted.
+    let other_root = t.dir.join("other-root");
+    let r = t
+        .husk(&[
+            "delete",
+            "--force",
+            "--root",
+            other_root.to_str().unwrap(),
+            &b.id,
+        ])
+        .fails_with("--root is a global option: it goes before the command");
+    assert_eq!(r.code, 2);
+    t.husk(&["state", "--shim=never", &b.id])
+        .fails_with("--shim is a global option");
+    assert_eq!(t.status(&b.id), "running");
+    // An option no command knows stays clap's error.
+    t.husk(&["state", "--no-such-option", &b.id])
+        .fails_with("unexpected argument '--no-such-option'");
+    t.husk(&["delete", "--force", &b.id]).success();
+    t.assert_clean(&b.id);
+}
+
+#[test]
 fn start_twice_is_refused() {
     let Some(t) = TestEnv::new("start2") else {
         return;

@@ -4,14 +4,15 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{Global, SpecArgs};
 
-/// `--rootless` (runc's `spec --rootless`, parsed as the global flag of
-/// the same name) asks for husk::spec::rootless_config.
+/// `spec --rootless` (runc's), or the global `--rootless` before the
+/// command, asks for husk::spec::rootless_config.
 pub fn run(a: SpecArgs, g: &Global) -> Result<i32> {
-    let rootless = match g.rootless.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => bail!("spec --rootless takes true or false, not {other:?}"),
-    };
+    let rootless = a.rootless
+        || match g.rootless.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => bail!("spec --rootless takes true or false, not {other:?}"),
+        };
     let path = a.bundle.join("config.json");
     if path.exists() {
         bail!("{} exists: remove it first", path.display());
