@@ -20,9 +20,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [[ $(id -u) == 0 ]] || { echo "gen-order.sh: needs root" >&2; exit 1; }
 command -v valgrind >/dev/null || { echo "gen-order.sh: needs valgrind" >&2; exit 1; }
-# Unstripped, otherwise as released (same symbol names); without the old
-# order, so that nothing of it leaks into the new one.
-HUSK_NO_ORDER=1 CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --locked --target-dir target/order >&2
+# Unstripped, otherwise as released, without the old order (so that nothing
+# of it leaks into the new one). The symbols must be the release build's:
+# a Rust symbol's hash comes from its crate's -C metadata, which cargo derives
+# from the profile, so a profile change (CARGO_PROFILE_RELEASE_STRIP=false)
+# renames every hashed symbol and the linker finds none of them. Hence
+# `cargo rustc ... -- -C strip=none`: extra flags for the final link only.
+HUSK_NO_ORDER=1 cargo rustc --release --locked --bin husk --target-dir target/order -- -C strip=none >&2
 bin=$PWD/target/order/x86_64-unknown-linux-gnu/release/husk
 work=$(mktemp -d /tmp/husk-order.XXXXXX)
 root=$work/root
@@ -53,7 +57,7 @@ cg() { # every process, the re-exec'd shim and exec's sealed copy included
         --callgrind-out-file="$work/cg/$(printf %02d "$step")/cg.%p" "$bin" "$@" >/dev/null 2>&1 </dev/null || true
 }
 cg --version
-cg --root "$root" --shim never create --bundle "$work/b" o-create
+cg --root "$root" create --bundle "$work/b" o-create
 cg --root "$root" state o-create
 cg --root "$root" list
 cg --root "$root" ps o-create
