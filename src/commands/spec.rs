@@ -11,7 +11,7 @@ pub fn run(a: SpecArgs, g: &Global) -> Result<i32> {
         || match g.rootless.as_deref() {
             None | Some("false") => false,
             Some("true") => true,
-            Some(other) => bail!("spec --rootless takes true or false, not {other:?}"),
+            Some(other) => bail!("--rootless before spec takes true or false, not {other:?}"),
         };
     let path = a.bundle.join("config.json");
     if path.exists() {
