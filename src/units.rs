@@ -1,5 +1,5 @@
-//! Sizes ("64m", "1g", "-1") and durations ("5s", "500ms", "1m30s") as
-//! runc, docker and shell users write them.
+//! Sizes ("64m", "1g", "-1"), durations ("5s", "500ms", "1m30s") and CPU
+//! lists ("0-3,8") as runc, docker and shell users write them.
 
 use std::time::Duration;
 
@@ -9,6 +9,30 @@ pub enum UnitError {
     Size(String),
     #[error("invalid duration {0:?}: use e.g. 500ms, 5s, 2m, 1h or 1m30s")]
     Duration(String),
+    #[error("invalid CPU list {0:?}: use CPU numbers below 1024 and ranges, e.g. 0-3,8")]
+    CpuList(String),
+}
+
+/// The CPUs of a list such as "0-3,8" (the kernel's cpuset format), in
+/// order; each below 1024, the size of the kernel's affinity mask here.
+pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, UnitError> {
+    let bad = || UnitError::CpuList(s.to_string());
+    let cpu = |t: &str| match t.parse::<usize>() {
+        Ok(n) if n < 1024 && t.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(bad()),
+    };
+    let mut cpus = Vec::new();
+    for part in s.split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (cpu(a)?, cpu(b)?),
+            None => (cpu(part)?, cpu(part)?),
+        };
+        if lo > hi {
+            return Err(bad());
+        }
+        cpus.extend(lo..=hi);
+    }
+    Ok(cpus)
 }
 
 /// Bytes; binary units (k = 1024), case-insensitive, optional trailing "b".
@@ -84,6 +108,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0"), Ok(vec![0]));
+        assert_eq!(parse_cpu_list("0-2,5,7-8"), Ok(vec![0, 1, 2, 5, 7, 8]));
+        for bad in [
+            "", "1,", "-1", "3-1", "a", "1-", "+1", "1024", "0-1024", " 1",
+        ] {
+            assert!(parse_cpu_list(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn sizes() {

@@ -121,6 +121,37 @@ fn exec_with_a_process_file_takes_it_whole() {
 }
 
 #[test]
+fn exec_cpu_affinity_final_is_the_affinity_the_process_runs_with() {
+    let Some(t) = TestEnv::new("exec-affinity") else {
+        return;
+    };
+    running(&t, |_| {});
+    let pf = t.dir.join("process.json");
+    let exec_with = |affinity: serde_json::Value| {
+        fs::write(
+            &pf,
+            json!({"args": ["grep", "Cpus_allowed_list", "/proc/self/status"], "cwd": "/",
+                   "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0},
+                   "execCPUAffinity": affinity})
+            .to_string(),
+        )
+        .unwrap();
+        t.husk(&["exec", "--process", pf.to_str().unwrap(), &t.id])
+    };
+    let r = exec_with(json!({"initial": "0", "final": "0"})).success();
+    assert_eq!(
+        r.stdout.split_whitespace().last(),
+        Some("0"),
+        "{}",
+        r.stdout
+    );
+    // A malformed list is refused by name; a CPU the machine lacks by the kernel.
+    exec_with(json!({"final": "0-"})).fails_with("execCPUAffinity");
+    exec_with(json!({"final": "1000"})).fails_with("process.execCPUAffinity.final");
+    finish(&t);
+}
+
+#[test]
 fn detached_exec_writes_the_pid_file_and_returns_at_once() {
     let Some(t) = TestEnv::new("exec-d") else {
         return;

@@ -56,6 +56,13 @@ fn run(sys: &dyn Sys, cfg: &ExecConfig, chan: &Channel) -> Result<Infallible> {
     let process = cfg.process;
     linux::set_parent_death_signal(Some(nix::sys::signal::Signal::SIGKILL))
         .map_err(step("set the parent death signal"))?;
+    // process.execCPUAffinity: `initial` before the process enters the
+    // container's cgroups, `final` after (a cpuset join resets the
+    // affinity), just before exec.
+    let affinity = process.exec_cpu_affinity().as_ref();
+    if let Some(cpus) = affinity.and_then(|a| a.initial().as_deref()) {
+        set_affinity("initial", cpus)?;
+    }
     super::join_cgroups(cfg.cgroup_entry)?;
     // sync 1: the runtime has finished putting us in the container's cgroups.
     match chan.recv_with_fd("go")?.0 {
@@ -169,9 +176,20 @@ fn run(sys: &dyn Sys, cfg: &ExecConfig, chan: &Channel) -> Result<Infallible> {
     if let Some(s) = cfg.seccomp.filter(|_| nnp && !notify) {
         seccomp::load(s)?;
     }
+    if let Some(cpus) = affinity.and_then(|a| a.cpu_affinity_final().as_deref()) {
+        set_affinity("final", cpus)?;
+    }
     // The runtime may exit as soon as we exec (--detach): do not die with it.
     linux::set_parent_death_signal(None).map_err(step("clear the parent death signal"))?;
     super::exec(&exe, process)
+}
+
+fn set_affinity(which: &'static str, list: &str) -> Result<()> {
+    let cpus = crate::units::parse_cpu_list(list)
+        .map_err(|source| InitError::CpuList { which, source })?;
+    linux::set_cpu_affinity(&cpus).map_err(step(format!(
+        "set the CPU affinity {list:?} (process.execCPUAffinity.{which})"
+    )))
 }
 
 /// Opens the init's namespace files for the types the container has and

@@ -268,6 +268,15 @@ pub fn set_parent_death_signal(sig: Option<Signal>) -> nix::Result<()> {
     )
 }
 
+/// Restricts the calling thread to these CPUs (sched_setaffinity).
+pub fn set_cpu_affinity(cpus: &[usize]) -> nix::Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    for &c in cpus {
+        set.set(c)?;
+    }
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+}
+
 /// Sets the process name shown by ps (comm).
 pub fn set_name(name: &CStr) -> nix::Result<()> {
     // SAFETY: PR_SET_NAME reads a NUL-terminated string (truncated to 16 bytes).
