@@ -56,9 +56,10 @@ fn run(sys: &dyn Sys, cfg: &ExecConfig, chan: &Channel) -> Result<Infallible> {
     let process = cfg.process;
     linux::set_parent_death_signal(Some(nix::sys::signal::Signal::SIGKILL))
         .map_err(step("set the parent death signal"))?;
-    // process.execCPUAffinity: `initial` before the process enters the
-    // container's cgroups, `final` after (a cpuset join resets the
-    // affinity), just before exec.
+    // process.execCPUAffinity: `initial` first thing, before the joins to
+    // v1 hierarchies (on cgroup2 the process was born in its cgroup, so
+    // there it is as early as a process of husk's can), and `final` just
+    // before exec, after them (a cpuset join resets the affinity).
     let affinity = process.exec_cpu_affinity().as_ref();
     if let Some(cpus) = affinity.and_then(|a| a.initial().as_deref()) {
         set_affinity("initial", cpus)?;
