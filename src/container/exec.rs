@@ -58,7 +58,7 @@ pub fn exec(store: &Store, id: &str, spec: &Spec, mut opts: ExecOptions) -> Resu
     if !(opts.ignore_paused && phase == Phase::Paused) {
         lifecycle::check(id, phase, Command::Exec)?;
     }
-    validate(&opts)?;
+    let affinity = validate(&opts)?;
     let init = rec.pid;
     let types: Vec<LinuxNamespaceType> = spec
         .linux()
@@ -103,6 +103,7 @@ pub fn exec(store: &Store, id: &str, spec: &Spec, mut opts: ExecOptions) -> Resu
         proc: &proc,
         user_joined: false,
         cgroup_entry: entry.as_ref(),
+        affinity,
     };
     // setns(2) into a pid or time namespace needs CAP_SYS_ADMIN in our own
     // user namespace too, which a user's runtime lacks, and so does coming
@@ -275,7 +276,9 @@ fn set_own_oom_score_adj(proc: &OwnedFd, adj: i32) -> Result<()> {
 }
 
 /// runc's rules for the terminal of an exec'd process.
-fn validate(opts: &ExecOptions) -> Result<()> {
+/// Checks the options before anything is made; returns the parsed CPU
+/// affinity.
+fn validate(opts: &ExecOptions) -> Result<exec_init::Affinity> {
     let p = &opts.process;
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(ContainerError::Usage(
@@ -300,7 +303,7 @@ fn validate(opts: &ExecOptions) -> Result<()> {
             "exec: --console-socket was given but no terminal was asked for (--tty)".into(),
         ));
     }
-    Ok(())
+    exec_init::Affinity::of(p).map_err(|e| ContainerError::Usage(format!("exec: {e}")))
 }
 
 /// Finishes putting the child in the container's cgroups (it joins the

@@ -40,6 +40,33 @@ pub struct ExecConfig<'a> {
     pub user_joined: bool,
     /// How the process enters the container's cgroups (cgroups::Entry).
     pub cgroup_entry: Option<&'a crate::cgroups::Entry>,
+    pub affinity: Affinity,
+}
+
+/// process.execCPUAffinity as CPU numbers: parsed by the runtime before the
+/// clone, so that a bad list fails before anything is made.
+#[derive(Debug, Default)]
+pub struct Affinity {
+    pub initial: Option<Vec<usize>>,
+    pub last: Option<Vec<usize>>,
+}
+
+impl Affinity {
+    pub fn of(process: &Process) -> std::result::Result<Affinity, String> {
+        let Some(a) = process.exec_cpu_affinity() else {
+            return Ok(Affinity::default());
+        };
+        let parse = |which: &str, list: &Option<String>| {
+            list.as_deref()
+                .map(crate::units::parse_cpu_list)
+                .transpose()
+                .map_err(|e| format!("process.execCPUAffinity.{which}: {e}"))
+        };
+        Ok(Affinity {
+            initial: parse("initial", a.initial())?,
+            last: parse("final", a.cpu_affinity_final())?,
+        })
+    }
 }
 
 /// Never returns: execs the process or reports and exits 127.
@@ -60,9 +87,10 @@ fn run(sys: &dyn Sys, cfg: &ExecConfig, chan: &Channel) -> Result<Infallible> {
     // v1 hierarchies (on cgroup2 the process was born in its cgroup, so
     // there it is as early as a process of husk's can), and `final` just
     // before exec, after them (a cpuset join resets the affinity).
-    let affinity = process.exec_cpu_affinity().as_ref();
-    if let Some(cpus) = affinity.and_then(|a| a.initial().as_deref()) {
-        set_affinity("initial", cpus)?;
+    if let Some(cpus) = &cfg.affinity.initial {
+        linux::set_cpu_affinity(cpus).map_err(step(
+            "set the CPU affinity of process.execCPUAffinity.initial",
+        ))?;
     }
     super::join_cgroups(cfg.cgroup_entry)?;
     // sync 1: the runtime has finished putting us in the container's cgroups.
@@ -177,20 +205,14 @@ fn run(sys: &dyn Sys, cfg: &ExecConfig, chan: &Channel) -> Result<Infallible> {
     if let Some(s) = cfg.seccomp.filter(|_| nnp && !notify) {
         seccomp::load(s)?;
     }
-    if let Some(cpus) = affinity.and_then(|a| a.cpu_affinity_final().as_deref()) {
-        set_affinity("final", cpus)?;
+    if let Some(cpus) = &cfg.affinity.last {
+        linux::set_cpu_affinity(cpus).map_err(step(
+            "set the CPU affinity of process.execCPUAffinity.final",
+        ))?;
     }
     // The runtime may exit as soon as we exec (--detach): do not die with it.
     linux::set_parent_death_signal(None).map_err(step("clear the parent death signal"))?;
     super::exec(&exe, process)
-}
-
-fn set_affinity(which: &'static str, list: &str) -> Result<()> {
-    let cpus = crate::units::parse_cpu_list(list)
-        .map_err(|source| InitError::CpuList { which, source })?;
-    linux::set_cpu_affinity(&cpus).map_err(step(format!(
-        "set the CPU affinity {list:?} (process.execCPUAffinity.{which})"
-    )))
 }
 
 /// Opens the init's namespace files for the types the container has and

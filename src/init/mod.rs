@@ -58,12 +58,6 @@ pub enum InitError {
         #[source]
         source: nix::Error,
     },
-    #[error("process.execCPUAffinity.{which}: {source}")]
-    CpuList {
-        which: &'static str,
-        #[source]
-        source: crate::units::UnitError,
-    },
     #[error("failed to set sysctl {key}={value}")]
     Sysctl {
         key: String,
