@@ -41,10 +41,17 @@ fn cached() -> &'static (PathBuf, Vec<String>) {
         if !bin.exists() {
             fs::copy(&src, &bin).unwrap();
         }
-        let out = std::process::Command::new(&bin)
-            .arg("--list")
-            .output()
-            .unwrap();
+        // Another test thread that forks while the copy is open for
+        // writing holds that fd until its child execs: ETXTBSY, briefly.
+        let out = (0..100)
+            .find_map(|_| match std::process::Command::new(&bin).arg("--list").output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    None
+                }
+                r => Some(r.unwrap()),
+            })
+            .expect("busybox stayed busy (ETXTBSY) for a second");
         let applets = String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|a| !a.is_empty() && *a != "busybox")
