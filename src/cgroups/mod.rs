@@ -283,10 +283,23 @@ pub fn dir_in(m: &Mount, rel: &Path) -> PathBuf {
     m.mountpoint.join(inner)
 }
 
+/// Which of a container's cgroup directories `Driver::create` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The one a new process is cloned into (`Driver::clone_target`): it
+    /// must exist before the clone.
+    CloneTarget,
+    /// The others (the v1 hierarchies): `create` makes them while the new
+    /// init sets itself up, which it joins when they are ready.
+    Rest,
+    /// All of them.
+    All,
+}
+
 /// What every driver does for a container.
 pub trait Driver {
-    /// Makes the directories (and parents), recording which were new.
-    fn create(&mut self) -> Result<()>;
+    /// Makes the directories (and parents) of `part`, recording which were new.
+    fn create(&mut self, part: Part) -> Result<()>;
     /// Applies the resources of the spec (basic set: memory, cpu, pids, …).
     fn apply(&self, res: &LinuxResources) -> Result<()>;
     /// Moves `pid` into the container's cgroup in every hierarchy.
@@ -338,34 +351,39 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Both parts, for a process joining cgroups that exist (exec).
     pub fn open(cg: &dyn Driver) -> Result<Entry> {
-        use nix::fcntl::{open, OFlag};
-        use nix::sys::stat::Mode;
-        let opened = |path: PathBuf, flags: OFlag| match open(
-            &path,
-            flags | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => Ok((path, fd)),
-            Err(e) => Err(CgroupError::Open {
-                path,
-                source: io::Error::from(e),
-            }),
-        };
+        Ok(Entry {
+            tasks: Entry::open_tasks(cg)?,
+            ..Entry::clone_target(cg)?
+        })
+    }
+
+    /// The cgroup2 directory alone, for an init cloned before its v1
+    /// directories exist: `create` makes those meanwhile and sends their
+    /// `tasks` files (open_tasks) over the sync socket (Msg::Join).
+    pub fn clone_target(cg: &dyn Driver) -> Result<Entry> {
         Ok(Entry {
             clone_into: match cg.clone_target() {
-                Some(dir) => Some(opened(
+                Some(dir) => Some(open_in(
                     dir.to_path_buf(),
-                    OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
                 )?),
                 None => None,
             },
-            tasks: cg
-                .v1_dirs()
-                .into_iter()
-                .map(|d| opened(d.join("tasks"), OFlag::O_WRONLY))
-                .collect::<Result<_>>()?,
+            tasks: Vec::new(),
         })
+    }
+
+    /// Each v1 directory with its `tasks` file, open for writing.
+    pub fn open_tasks(cg: &dyn Driver) -> Result<Vec<(PathBuf, std::os::fd::OwnedFd)>> {
+        cg.v1_dirs()
+            .into_iter()
+            .map(|d| {
+                let (_, fd) = open_in(d.join("tasks"), nix::fcntl::OFlag::O_WRONLY)?;
+                Ok((d.to_path_buf(), fd))
+            })
+            .collect()
     }
 
     /// The fd to clone into, if any.
@@ -377,10 +395,7 @@ impl Entry {
     /// Runs in: the new process, single-threaded, before it does anything
     /// else. Joins every v1 hierarchy (the files close on execve).
     pub fn join_self(&self) -> Result<(), (PathBuf, nix::Error)> {
-        for (path, fd) in &self.tasks {
-            nix::unistd::write(fd, b"0").map_err(|e| (path.clone(), e))?;
-        }
-        Ok(())
+        join_self(self.tasks.iter().map(|(d, fd)| (d.as_path(), fd)))
     }
 
     /// Runs in: the runtime, after the clone. Where the process was not
@@ -392,6 +407,32 @@ impl Entry {
             _ => Ok(()),
         }
     }
+}
+
+fn open_in(path: PathBuf, flags: nix::fcntl::OFlag) -> Result<(PathBuf, std::os::fd::OwnedFd)> {
+    match nix::fcntl::open(
+        &path,
+        flags | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    ) {
+        Ok(fd) => Ok((path, fd)),
+        Err(e) => Err(CgroupError::Open {
+            path,
+            source: io::Error::from(e),
+        }),
+    }
+}
+
+/// Runs in: a new process, single-threaded. Moves the caller into each v1
+/// directory by writing 0 to its `tasks` file (a one-thread move of
+/// oneself: see Entry); the error names the directory.
+pub fn join_self<'a>(
+    tasks: impl IntoIterator<Item = (&'a Path, &'a std::os::fd::OwnedFd)>,
+) -> Result<(), (PathBuf, nix::Error)> {
+    for (dir, fd) in tasks {
+        nix::unistd::write(fd, b"0").map_err(|e| (dir.join("tasks"), e))?;
+    }
+    Ok(())
 }
 
 /// How a rootless runtime (not the host's root, or root of a user

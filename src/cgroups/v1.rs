@@ -14,7 +14,7 @@ use oci_spec::runtime::LinuxResources;
 use super::stats::{parse_blkio_v1, read_keyed, read_u64, Hugetlb, MemoryEntry, Stats};
 use super::{
     devices, is_permission, mkdir_all, read, read_pids, remove_made, write, CgroupError, Driver,
-    Result, Rootless,
+    Part, Result, Rootless,
 };
 use crate::store::CgroupRecord;
 
@@ -94,9 +94,15 @@ impl V1 {
 }
 
 impl Driver for V1 {
-    fn create(&mut self) -> Result<()> {
+    fn create(&mut self, part: Part) -> Result<()> {
         let mut skipped = Vec::new();
-        for (ctrl, dir) in &self.paths {
+        // "" (the cgroup2 side of a hybrid host) is the clone target.
+        let wanted = |ctrl: &str| match part {
+            Part::CloneTarget => ctrl.is_empty(),
+            Part::Rest => !ctrl.is_empty(),
+            Part::All => true,
+        };
+        for (ctrl, dir) in self.paths.iter().filter(|(c, _)| wanted(c)) {
             let made_before = self.made.len();
             match mkdir_all(dir, &mut self.made) {
                 Ok(()) => {}
@@ -124,6 +130,9 @@ impl Driver for V1 {
             if let Some(dir) = self.paths.remove(&c) {
                 self.skipped.insert(c, dir);
             }
+        }
+        if part == Part::CloneTarget {
+            return Ok(());
         }
         let skipped: Vec<(&str, &Path)> = self
             .skipped

@@ -10,8 +10,8 @@ use oci_spec::runtime::LinuxResources;
 
 use super::stats::{parse_io_stat_v2, read_keyed, read_u64, Hugetlb, MemoryEntry, Stats};
 use super::{
-    is_permission, mkdir_all, read, read_pids, remove_made, write, CgroupError, Driver, Result,
-    Rootless,
+    is_permission, mkdir_all, read, read_pids, remove_made, write, CgroupError, Driver, Part,
+    Result, Rootless,
 };
 use crate::store::CgroupRecord;
 
@@ -149,7 +149,11 @@ impl V2 {
 }
 
 impl Driver for V2 {
-    fn create(&mut self) -> Result<()> {
+    fn create(&mut self, part: Part) -> Result<()> {
+        // The one directory is the clone target.
+        if part == Part::Rest {
+            return Ok(());
+        }
         let Some(rootless) = &self.rootless else {
             mkdir_all(&self.dir, &mut self.made)?;
             self.enable_controllers();

@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
@@ -17,7 +17,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::{step, ContainerError, Result};
 use crate::bundle::Bundle;
-use crate::cgroups::{self, Driver, Layout};
+use crate::cgroups::{self, Driver, Layout, Part};
 use crate::hooks;
 use crate::init::rootfs::CgroupView;
 use crate::init::{self, InitConfig};
@@ -25,7 +25,7 @@ use crate::lifecycle::Phase;
 use crate::process::namespaces::{self, NamespacePlan};
 use crate::process::sync::{self, Channel, Msg};
 use crate::process::{self, fifo};
-use crate::store::{Locked, Record, Store, EXEC_FIFO};
+use crate::store::{CgroupRecord, Locked, Record, Store, EXEC_FIFO};
 use crate::sys::linux::{self, Forked};
 use crate::sys::LinuxSys;
 use crate::terminal;
@@ -255,8 +255,11 @@ fn setup(
         }
     })?;
 
-    // The cgroup, with its limits, before the init exists: nothing of the
-    // container ever runs unlimited.
+    // The cgroup2 directory before the init exists: it is cloned into it.
+    // The rest of the cgroup (the v1 hierarchies) and every limit follow
+    // while the init sets up what needs no cgroup (finish_cgroup): it
+    // joins them before the first mount that shows them and before sync 1,
+    // so nothing of the container ever runs outside them or unlimited.
     let layout = Layout::detect()?;
     // Rootless: cgroups only where delegated (see cgroups::Rootless).
     let rootless = crate::userns::rootless();
@@ -266,20 +269,12 @@ fn setup(
         &ct.id,
         rootless,
     )?;
-    let created = cg.create();
+    let created = cg.create(Part::CloneTarget);
     progress.cgroup = Some(cg);
     created?;
-    let cg = progress.cgroup.as_ref().expect("just set");
-    if let Some(res) = linux_cfg.and_then(|l| l.resources().as_ref()) {
-        cg.apply(res)?;
-    }
-    ct.record.cgroup = cg.record();
-    // A cgroup we did not make may have seen OOM kills already: the shim
-    // counts only those after this point.
-    let rec = &mut ct.record.cgroup;
-    if !rec.paths.values().all(|p| rec.created.contains(p)) {
-        rec.oom_base = cg.oom_kills();
-    }
+    // The directories planned: the init's view of them (it keeps those it
+    // joins) until finish_cgroup has the final record.
+    ct.record.cgroup = progress.cgroup.as_ref().expect("just set").record();
     ct.record.own_pid_ns = ns.private_pid();
 
     let fifo_path = ct.path(EXEC_FIFO);
@@ -306,7 +301,7 @@ fn setup(
     };
     let (parent_end, child_end) = sync::pair()?;
     let entry = match progress.cgroup.as_deref() {
-        Some(cg) => Some(cgroups::Entry::open(cg)?),
+        Some(cg) => Some(cgroups::Entry::clone_target(cg)?),
         None => None,
     };
     let cfg = InitConfig {
@@ -346,7 +341,9 @@ fn setup(
         (pid, placed)
     };
     drop(stdio);
-    supervise_setup(&cfg, spec, pid, placed, &parent_end, progress)?;
+    let (join, cgroup_record) = finish_cgroup(spec, progress)?;
+    supervise_setup(&cfg, spec, pid, placed, &parent_end, progress, join)?;
+    ct.record.cgroup = cgroup_record;
     ct.record.pid = pid.as_raw();
     ct.record.pid_start = process::stat(pid).map(|s| s.start).unwrap_or(0);
     ct.record.phase = Phase::Created;
@@ -358,6 +355,30 @@ fn setup(
         write_pid_file(p, pid)?;
     }
     Ok(pid)
+}
+
+/// Runs while the init sets up what needs no cgroup: makes the rest of its
+/// cgroup (the v1 hierarchies) and applies the config's limits. Returns
+/// the `tasks` files the init joins (Msg::Join) and the cgroup's record.
+fn finish_cgroup(
+    spec: &Spec,
+    progress: &mut Progress,
+) -> Result<(Vec<(PathBuf, OwnedFd)>, CgroupRecord)> {
+    let cg = progress
+        .cgroup
+        .as_mut()
+        .expect("setup made the cgroup first");
+    cg.create(Part::Rest)?;
+    if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        cg.apply(res)?;
+    }
+    let mut rec = cg.record();
+    // A cgroup we did not make may have seen OOM kills already: the shim
+    // counts only those after this point.
+    if !rec.paths.values().all(|p| rec.created.contains(p)) {
+        rec.oom_base = cg.oom_kills();
+    }
+    Ok((cgroups::Entry::open_tasks(cg.as_ref())?, rec))
 }
 
 /// Clones the init (the child never returns from here). The flag says
@@ -463,6 +484,7 @@ fn supervise_setup(
     placed: bool,
     parent_end: &Channel,
     progress: &Progress,
+    join: Vec<(PathBuf, OwnedFd)>,
 ) -> Result<()> {
     if cfg.ns.creates(LinuxNamespaceType::User) {
         write_id_maps(pid, spec)?;
@@ -476,8 +498,14 @@ fn supervise_setup(
         Ok((Msg::Error(text), _)) => ContainerError::Init(text),
         _ => died_during_setup(pid, progress.child_is_ours),
     };
-    // The init joins its v1 hierarchies itself (cgroups::Entry); the
-    // cgroup2 directory is ours to finish where clone3 could not place it.
+    // sync 0: the init joins its v1 hierarchies itself (cgroups::Entry);
+    // the cgroup2 directory is ours to finish where clone3 could not place it.
+    let (dirs, fds): (Vec<PathBuf>, Vec<OwnedFd>) = join.into_iter().unzip();
+    let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    if parent_end.send_with_fds(&Msg::Join(dirs), &raw).is_err() {
+        return Err(init_error());
+    }
+    drop(fds);
     if let Some(entry) = cfg.cgroup_entry {
         if let Err(e) = entry.place(pid, placed) {
             let gone = crate::process::stat(pid).is_none_or(|s| s.state == b'Z');

@@ -220,7 +220,7 @@ fn make_cgroup(ct: &mut Locked, bundle: &Bundle, progress: &mut Progress) -> Res
         &ct.id,
         !nix::unistd::geteuid().is_root(),
     )?;
-    let created = cg.create();
+    let created = cg.create(cgroups::Part::All);
     let cg = progress.cgroup.insert(cg);
     created?;
     if let Some(res) = linux_cfg.and_then(|l| l.resources().as_ref()) {

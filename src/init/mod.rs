@@ -110,8 +110,8 @@ pub struct InitConfig<'a> {
     /// Under a shim: the init's stdin, stdout and stderr (dup'd onto 0-2
     /// first thing); otherwise the runtime's own stdio is inherited.
     pub stdio: Option<[RawFd; 3]>,
-    /// How the init enters its cgroups: born in the cgroup2 directory, it
-    /// joins the v1 hierarchies itself, first thing.
+    /// The cgroup2 directory the init is born in; it joins the v1
+    /// hierarchies itself when the runtime has made them (sync 0).
     pub cgroup_entry: Option<&'a crate::cgroups::Entry>,
 }
 
@@ -153,7 +153,8 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     for fd in &cfg.runtime_fds {
         let _ = nix::unistd::close(*fd);
     }
-    join_cgroups(cfg.cgroup_entry)?;
+    // The v1 hierarchies we joined (sync 0), once the runtime has made them.
+    let mut joined = None;
     if let Some(stdio) = cfg.stdio {
         for (to, from) in stdio.into_iter().enumerate() {
             linux::dup_onto(from, to as RawFd).map_err(step("attach the container's stdio"))?;
@@ -174,7 +175,7 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
         || cfg.ns.joins(LinuxNamespaceType::User)
         || cfg.ns.creates(LinuxNamespaceType::Cgroup);
     let mut host_pid = if wait_first {
-        Some(expect_go(chan)?)
+        Some(expect_go(chan, &mut joined)?)
     } else {
         None
     };
@@ -214,12 +215,18 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     )?;
     let mounts = cfg.spec.mounts().as_deref().unwrap_or(&[]);
     let plan = rootfs::plan(mounts, &cfg.cgroups);
-    rootfs::mount_all(
-        sys,
-        &root,
-        &plan,
-        linux_cfg.and_then(|l| l.mount_label().as_deref()),
-    )?;
+    let label = linux_cfg.and_then(|l| l.mount_label().as_deref());
+    // The runtime makes our cgroup meanwhile: the mounts that show it wait
+    // for it (sync 0), and see the directories it made.
+    let split = plan
+        .iter()
+        .position(rootfs::MountOp::shows_cgroup)
+        .unwrap_or(plan.len());
+    rootfs::mount_all(sys, &root, &plan[..split], label)?;
+    if split < plan.len() {
+        let view = cfg.cgroups.keeping(await_cgroups(chan, &mut joined)?);
+        rootfs::mount_all(sys, &root, &rootfs::plan(mounts, &view)[split..], label)?;
+    }
 
     // /dev: unless the engine bind-mounted a /dev, make the standard nodes.
     let dev_is_bind = plan
@@ -278,7 +285,7 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
 
     let host_pid = match host_pid.take() {
         Some(pid) => pid,
-        None => expect_go(chan)?,
+        None => expect_go(chan, &mut joined)?,
     };
     // sync 2: the runtime runs prestart and createRuntime hooks.
     chan.send(&Msg::Hooks)?;
@@ -414,8 +421,10 @@ fn pty_raw(fd: &OwnedFd) -> RawFd {
     fd.as_raw_fd()
 }
 
-/// Waits for sync 1 and returns the init's pid as the runtime sees it.
-fn expect_go(chan: &Channel) -> Result<i32> {
+/// Waits for sync 1 (after sync 0, if that has not come yet) and returns
+/// the init's pid as the runtime sees it.
+fn expect_go(chan: &Channel, joined: &mut Option<Vec<PathBuf>>) -> Result<i32> {
+    await_cgroups(chan, joined)?;
     match chan.recv_with_fd("go")?.0 {
         Msg::Go(pid) => Ok(pid),
         Msg::Error(e) => Err(SyncError::Remote(e).into()),
@@ -427,14 +436,44 @@ fn expect_go(chan: &Channel) -> Result<i32> {
     }
 }
 
-/// Runs in: a new process (the init, an exec'd one), first thing: it
-/// moves itself into the container's v1 hierarchies (cgroups::Entry).
+/// Sync 0, once: waits until the runtime has made the container's cgroup
+/// and joins its v1 hierarchies through the `tasks` files that came with
+/// the message. Returns their directories.
+fn await_cgroups<'a>(
+    chan: &Channel,
+    joined: &'a mut Option<Vec<PathBuf>>,
+) -> Result<&'a [PathBuf]> {
+    if joined.is_none() {
+        let (dirs, fds) = match chan.recv_with_fds("cgroups")? {
+            (Msg::Join(dirs), fds) if fds.len() == dirs.len() => (dirs, fds),
+            (Msg::Error(e), _) => return Err(SyncError::Remote(e).into()),
+            (got, _) => {
+                return Err(SyncError::Unexpected {
+                    expected: "cgroups with a tasks file each",
+                    got,
+                }
+                .into())
+            }
+        };
+        crate::cgroups::join_self(dirs.iter().map(PathBuf::as_path).zip(&fds))
+            .map_err(join_error)?;
+        *joined = Some(dirs);
+    }
+    Ok(joined.as_deref().unwrap_or_default())
+}
+
+fn join_error((path, source): (PathBuf, nix::Error)) -> InitError {
+    InitError::Step {
+        what: format!("join cgroup {path:?}"),
+        source,
+    }
+}
+
+/// Runs in: an exec'd process, first thing: it moves itself into the
+/// container's v1 hierarchies (cgroups::Entry).
 pub(crate) fn join_cgroups(entry: Option<&crate::cgroups::Entry>) -> Result<()> {
     match entry.map(|e| e.join_self()) {
-        Some(Err((path, source))) => Err(InitError::Step {
-            what: format!("join cgroup {path:?}"),
-            source,
-        }),
+        Some(Err(e)) => Err(join_error(e)),
         _ => Ok(()),
     }
 }

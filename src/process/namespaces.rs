@@ -106,7 +106,9 @@ impl NamespacePlan {
     /// namespace owns them. The cgroup namespace is always unshared by the
     /// init once it sits in its cgroup; the time namespace by the runtime.
     pub fn clone_flags(&self) -> CloneFlags {
-        let not_here = CloneFlags::CLONE_NEWCGROUP | CloneFlags::from_bits_retain(CLONE_NEWTIME);
+        let not_here = CloneFlags::CLONE_NEWCGROUP
+            | CloneFlags::CLONE_NEWNET
+            | CloneFlags::from_bits_retain(CLONE_NEWTIME);
         if self.joins(LinuxNamespaceType::User) {
             self.new & CloneFlags::CLONE_NEWPID
         } else {

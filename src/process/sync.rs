@@ -2,6 +2,10 @@
 //! SOCK_SEQPACKET socketpair (message boundaries kept, both ends CLOEXEC).
 //! Sync points are numbered the same on both sides:
 //!
+//! 0. parent → init `Join`, with an fd for each v1 hierarchy's `tasks`
+//!    file: the cgroup is made and limited (the parent does that while the
+//!    init sets up what needs no cgroup). The init joins them; it waits for
+//!    this before the first mount that shows its cgroup, and before sync 1.
 //! 1. parent → init `Go`: id maps written, init placed in its cgroups.
 //! 2. init → parent `Hooks`: mounts are done; parent runs prestart and
 //!    createRuntime hooks, then answers `HooksDone`.
@@ -13,6 +17,8 @@
 
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
 
 use nix::sys::socket::{
     sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
@@ -20,6 +26,9 @@ use nix::sys::socket::{
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
+    /// The cgroup directories whose `tasks` files come with this message,
+    /// in the same order.
+    Join(Vec<PathBuf>),
     /// Carries the init's pid as the runtime sees it.
     Go(i32),
     Hooks,
@@ -33,7 +42,19 @@ pub enum Msg {
 
 impl Msg {
     fn encode(&self) -> Vec<u8> {
+        if let Msg::Join(dirs) = self {
+            // NUL-separated: the one byte a path cannot hold.
+            let mut v = vec![7];
+            for (i, d) in dirs.iter().enumerate() {
+                if i > 0 {
+                    v.push(0);
+                }
+                v.extend_from_slice(d.as_os_str().as_bytes());
+            }
+            return v;
+        }
         let (tag, text): (u8, &str) = match self {
+            Msg::Join(_) => unreachable!("encoded above"),
             Msg::Go(_) => (1, ""),
             Msg::Hooks => (2, ""),
             Msg::HooksDone => (3, ""),
@@ -59,6 +80,13 @@ impl Msg {
             4 => Msg::Ready,
             5 => Msg::SeccompFd,
             6 => Msg::SeccompDone,
+            7 if b.len() == 1 => Msg::Join(Vec::new()),
+            7 => Msg::Join(
+                b[1..]
+                    .split(|c| *c == 0)
+                    .map(|d| PathBuf::from(std::ffi::OsString::from_vec(d.to_vec())))
+                    .collect(),
+            ),
             255 => Msg::Error(String::from_utf8_lossy(&b[1..]).into_owned()),
             _ => return None,
         })
@@ -127,10 +155,17 @@ impl Channel {
     }
 
     pub fn send_with_fd(&self, msg: &Msg, fd: Option<RawFd>) -> Result<(), SyncError> {
+        self.send_with_fds(msg, fd.as_slice())
+    }
+
+    pub fn send_with_fds(&self, msg: &Msg, fds: &[RawFd]) -> Result<(), SyncError> {
         let bytes = msg.encode();
         let iov = [IoSlice::new(&bytes)];
-        let fds = fd.map(|f| [f]);
-        let cmsg: Vec<ControlMessage> = fds.iter().map(|f| ControlMessage::ScmRights(f)).collect();
+        let cmsg: Vec<ControlMessage> = if fds.is_empty() {
+            Vec::new()
+        } else {
+            vec![ControlMessage::ScmRights(fds)]
+        };
         loop {
             match sendmsg::<()>(
                 self.fd.as_raw_fd(),
@@ -157,14 +192,20 @@ impl Channel {
         &self,
         expected: &'static str,
     ) -> Result<(Msg, Option<OwnedFd>), SyncError> {
+        let (msg, fds) = self.recv_with_fds(expected)?;
+        Ok((msg, fds.into_iter().next()))
+    }
+
+    /// Receives one message and the fds that came with it.
+    pub fn recv_with_fds(&self, expected: &'static str) -> Result<(Msg, Vec<OwnedFd>), SyncError> {
         let mut buf = vec![0u8; 64 * 1024];
         // A peer that closed with our message unread leaves ECONNRESET
         // pending, reported once ahead of what it had sent us: read again.
-        let mut attempt = crate::sys::linux::recv_with_fd(self.fd.as_raw_fd(), &mut buf);
+        let mut attempt = crate::sys::linux::recv_with_fds(self.fd.as_raw_fd(), &mut buf);
         if matches!(attempt, Err(nix::Error::ECONNRESET)) {
-            attempt = crate::sys::linux::recv_with_fd(self.fd.as_raw_fd(), &mut buf);
+            attempt = crate::sys::linux::recv_with_fds(self.fd.as_raw_fd(), &mut buf);
         }
-        let (n, fd) = attempt.map_err(|source| SyncError::Recv {
+        let (n, fds) = attempt.map_err(|source| SyncError::Recv {
             peer: self.peer,
             source,
         })?;
@@ -178,7 +219,7 @@ impl Channel {
             expected,
             got: Msg::Error(format!("{} undecodable bytes", n)),
         })?;
-        Ok((msg, fd))
+        Ok((msg, fds))
     }
 
     /// Waits for `want`; an `Error` from the peer becomes `SyncError::Remote`.
@@ -197,6 +238,7 @@ impl Channel {
 
 fn msg_name(m: &Msg) -> &'static str {
     match m {
+        Msg::Join(_) => "cgroups",
         Msg::Go(_) => "go",
         Msg::Hooks => "hooks request",
         Msg::HooksDone => "hooks done",
@@ -214,6 +256,8 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         for m in [
+            Msg::Join(vec![]),
+            Msg::Join(vec!["/sys/fs/cgroup/pids/a b".into(), "/x\ny".into()]),
             Msg::Go(4242),
             Msg::Hooks,
             Msg::HooksDone,
@@ -235,6 +279,45 @@ mod tests {
         drop(b);
         let e = a.expect(Msg::Ready, "ready").unwrap_err();
         assert_eq!(e.to_string(), "mount failed");
+    }
+
+    #[test]
+    fn join_carries_one_fd_per_directory_in_order() {
+        use std::io::{Read, Seek, Write};
+        let (a, b) = pair().unwrap();
+        let mut files: Vec<std::fs::File> = (0..12).map(|_| tempfile()).collect();
+        for (i, f) in files.iter_mut().enumerate() {
+            write!(f, "{i}").unwrap();
+        }
+        let dirs: Vec<PathBuf> = (0..12).map(|i| format!("/cg/{i}").into()).collect();
+        let raw: Vec<RawFd> = files.iter().map(|f| f.as_raw_fd()).collect();
+        a.send_with_fds(&Msg::Join(dirs.clone()), &raw).unwrap();
+        let (msg, fds) = b.recv_with_fds("cgroups").unwrap();
+        assert_eq!(msg, Msg::Join(dirs));
+        assert_eq!(fds.len(), 12);
+        for (i, fd) in fds.into_iter().enumerate() {
+            let mut f = std::fs::File::from(fd);
+            f.rewind().unwrap();
+            let mut s = String::new();
+            f.read_to_string(&mut s).unwrap();
+            assert_eq!(s, i.to_string());
+        }
+    }
+
+    fn tempfile() -> std::fs::File {
+        let path = std::env::temp_dir().join(format!(
+            "husk-sync-test-{}-{:?}",
+            std::process::id(),
+            std::time::Instant::now()
+        ));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
     }
 
     #[test]

@@ -466,27 +466,33 @@ pub fn flock(fd: RawFd, op: libc::c_int) -> nix::Result<()> {
 /// socket, console sockets, seccomp listeners). Retries on EINTR. Extra
 /// fds beyond the first are closed.
 pub fn recv_with_fd(sock: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Option<OwnedFd>)> {
+    let (n, fds) = recv_with_fds(sock, buf)?;
+    Ok((n, fds.into_iter().next()))
+}
+
+/// Receives one message and every fd that came with it (up to 32: a v1
+/// host has at most 15 hierarchies), close-on-exec.
+pub fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Vec<OwnedFd>)> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     use std::io::IoSliceMut;
-    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+    let mut cmsg = nix::cmsg_space!([RawFd; 32]);
     loop {
         let mut iov = [IoSliceMut::new(buf)];
         match recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(e),
             Ok(m) => {
-                let mut first = None;
+                let mut all = Vec::new();
                 for c in m.cmsgs()? {
                     if let ControlMessageOwned::ScmRights(fds) = c {
                         for f in fds {
                             // SAFETY: SCM_RIGHTS just installed this fd in our
                             // table; nothing else refers to it.
-                            let owned = unsafe { OwnedFd::from_raw_fd(f) };
-                            first.get_or_insert(owned);
+                            all.push(unsafe { OwnedFd::from_raw_fd(f) });
                         }
                     }
                 }
-                return Ok((m.bytes, first));
+                return Ok((m.bytes, all));
             }
         }
     }

@@ -99,6 +99,22 @@ pub struct CgroupView {
     pub cgroupns: bool,
 }
 
+impl CgroupView {
+    /// The view with only the v1 directories the runtime made (a rootless
+    /// one leaves out hierarchies not delegated to it).
+    pub fn keeping(&self, made: &[PathBuf]) -> CgroupView {
+        CgroupView {
+            v1: self
+                .v1
+                .iter()
+                .filter(|(_, dir)| made.contains(dir))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
 /// One step of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MountOp {
@@ -133,6 +149,17 @@ pub enum MountOp {
 }
 
 impl MountOp {
+    /// Does this mount show the container's cgroup (so that it must wait
+    /// until the runtime has made it)? A bind from the host's cgroup tree
+    /// counts too.
+    pub fn shows_cgroup(&self) -> bool {
+        match self {
+            MountOp::CgroupV1 { .. } | MountOp::CgroupV2 { .. } => true,
+            MountOp::Bind { source, .. } => source.starts_with("/sys/fs/cgroup"),
+            MountOp::Fs { fstype, .. } => fstype == "cgroup" || fstype == "cgroup2",
+        }
+    }
+
     pub fn dest(&self) -> &Path {
         match self {
             MountOp::Fs { dest, .. }
