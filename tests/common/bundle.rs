@@ -44,13 +44,15 @@ fn cached() -> &'static (PathBuf, Vec<String>) {
         // Another test thread that forks while the copy is open for
         // writing holds that fd until its child execs: ETXTBSY, briefly.
         let out = (0..100)
-            .find_map(|_| match std::process::Command::new(&bin).arg("--list").output() {
-                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                    None
-                }
-                r => Some(r.unwrap()),
-            })
+            .find_map(
+                |_| match std::process::Command::new(&bin).arg("--list").output() {
+                    Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                        None
+                    }
+                    r => Some(r.unwrap()),
+                },
+            )
             .expect("busybox stayed busy (ETXTBSY) for a second");
         let applets = String::from_utf8_lossy(&out.stdout)
             .lines()
