@@ -66,7 +66,8 @@ pub fn is_initial_map(uid_map: &str) -> bool {
 pub fn running_in_user_namespace() -> bool {
     static IN_USERNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *IN_USERNS.get_or_init(|| {
-        std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| !is_initial_map(&m))
+        crate::sys::read_proc_text(std::path::Path::new("/proc/self/uid_map"), 4096)
+            .is_ok_and(|m| !is_initial_map(&m))
     })
 }
 

@@ -115,10 +115,11 @@ impl Layout {
     /// Reads /proc/self/mountinfo.
     pub fn detect() -> Result<Layout> {
         let path = Path::new("/proc/self/mountinfo");
-        let text = fs::read_to_string(path).map_err(|source| CgroupError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let text =
+            crate::sys::read_proc_text(path, 16 * 1024).map_err(|source| CgroupError::Read {
+                path: path.into(),
+                source,
+            })?;
         Ok(Layout::parse(&text))
     }
 
@@ -512,10 +513,13 @@ pub fn for_new(
     id: &str,
     rootless: bool,
 ) -> Result<Box<dyn Driver>> {
-    let own_text = fs::read_to_string("/proc/self/cgroup").map_err(|source| CgroupError::Read {
-        path: "/proc/self/cgroup".into(),
-        source,
-    })?;
+    let own_text =
+        crate::sys::read_proc_text(Path::new("/proc/self/cgroup"), 4096).map_err(|source| {
+            CgroupError::Read {
+                path: "/proc/self/cgroup".into(),
+                source,
+            }
+        })?;
     let own = parse_proc_cgroup(&own_text);
     let rootless = rootless.then(|| Rootless {
         own_v2: layout

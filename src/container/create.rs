@@ -341,11 +341,14 @@ fn setup(
         (pid, placed)
     };
     drop(stdio);
+    // While the init sets up: its start time (which tells it from a later
+    // process with its pid) and the rest of its cgroup.
+    let pid_start = process::stat(pid).map(|s| s.start).unwrap_or(0);
     let (join, cgroup_record) = finish_cgroup(spec, progress)?;
     supervise_setup(&cfg, spec, pid, placed, &parent_end, progress, join)?;
     ct.record.cgroup = cgroup_record;
     ct.record.pid = pid.as_raw();
-    ct.record.pid_start = process::stat(pid).map(|s| s.start).unwrap_or(0);
+    ct.record.pid_start = pid_start;
     ct.record.phase = Phase::Created;
     if let Some(shim) = &progress.shim {
         ct.record.shim = crate::store::ProcessRef::of(shim.pid().as_raw());

@@ -23,18 +23,35 @@ pub use linux::LinuxSys;
 /// (/proc/<pid>/stat) come whole in one read that has room for them.
 /// `list` reads two files per container, so this is most of its syscalls.
 pub fn read_small(path: &Path, hint: usize) -> std::io::Result<Vec<u8>> {
+    read_into(path, hint, true)
+}
+
+/// Reads a file of many records from /proc (mountinfo, /proc/self/cgroup)
+/// into a buffer of `hint` bytes to start with, until a read returns
+/// nothing: such a file can come in short reads before its end (one page
+/// of records at a time), and std::fs::read, finding its size 0, starts
+/// with 32 bytes and doubles, which took 7 reads of mountinfo here.
+pub fn read_proc_text(path: &Path, hint: usize) -> std::io::Result<String> {
+    let bytes = read_into(path, hint, false)?;
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+fn read_into(path: &Path, hint: usize, short_is_end: bool) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let mut buf = vec![0u8; hint.max(64)];
     let mut n = 0;
     loop {
         match f.read(&mut buf[n..]) {
+            Ok(0) => break,
             Ok(got) => {
                 n += got;
-                if got == 0 || n < buf.len() {
+                if short_is_end && n < buf.len() {
                     break;
                 }
-                buf.resize(buf.len() * 2, 0);
+                if n == buf.len() {
+                    buf.resize(buf.len() * 2, 0);
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
