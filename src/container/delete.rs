@@ -24,12 +24,21 @@ pub fn delete(ct: Locked, force: bool) -> Result<()> {
         },
     )?;
     let cg = cgroups::from_record(&ct.record.cgroup);
-    if phase.has_process() || force {
-        // Whatever is left in the cgroup goes too (exec'd processes, or
-        // everything when the container shares the host's pid namespace).
-        if crate::process::liveness(ct.record.pid, ct.record.pid_start)
-            == lifecycle::Liveness::Alive
-        {
+    // Whatever is left in the cgroup goes too (exec'd processes, or
+    // everything when the container shares the host's pid namespace). An
+    // init that is gone with an empty cgroup (the usual case: a private pid
+    // namespace dies with its init) needs no kill, thaw or wait.
+    let check = phase.has_process() || force;
+    let alive = check
+        && crate::process::liveness(ct.record.pid, ct.record.pid_start)
+            == lifecycle::Liveness::Alive;
+    let busy = alive
+        || check
+            && cg
+                .as_ref()
+                .is_some_and(|c| c.pids().is_ok_and(|p| !p.is_empty()));
+    if busy {
+        if alive {
             super::kill::signal_init(&ct, Signal::SIGKILL).ok();
         }
         if cg.is_some() {
@@ -48,7 +57,9 @@ pub fn delete(ct: Locked, force: bool) -> Result<()> {
         }
     }
     if let Some(cg) = &cg {
-        wait_cgroup_empty(cg.as_ref());
+        if busy {
+            wait_cgroup_empty(cg.as_ref());
+        }
         cg.remove()?;
     }
     let spec = super::start::stored_spec_with(&ct, "poststop");
