@@ -437,6 +437,39 @@ fn failing_prestart_hook_fails_create_and_kills_the_init() {
     assert!(!alive(pid), "the init {pid} outlived the failed create");
 }
 
+/// The cgroup's limits are written while the init sets itself up: a limit
+/// the kernel refuses fails create, and the init, already cloned, goes too.
+#[test]
+fn a_limit_the_kernel_refuses_fails_create_and_kills_the_init() {
+    let Some(t) = TestEnv::new("cpusbad") else {
+        return;
+    };
+    let mut b = t.bundle(&["sleep", "60"]);
+    // A CPU this machine lacks.
+    b.edit(|c| c["linux"]["resources"]["cpu"] = json!({"cpus": "1000"}));
+    create(&t, &b).fails_with("cpuset");
+    assert_create_left_nothing(&t, &t.id);
+    // The init was a fork of that create: its command line names the id.
+    let mine = std::process::id().to_string();
+    let left: Vec<String> = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|p| p.chars().all(|c| c.is_ascii_digit()) && *p != mine)
+        .filter(|p| {
+            let cmd = fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd);
+            cmd.contains("create")
+                && cmd.split('\0').any(|a| a == t.id)
+                && alive(p.parse().unwrap())
+        })
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the init outlived the failed create: {left:?}"
+    );
+}
+
 #[test]
 fn create_refuses_a_hook_with_a_relative_path() {
     create_fails(

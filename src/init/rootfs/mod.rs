@@ -784,6 +784,39 @@ mod tests {
     }
 
     #[test]
+    fn only_mounts_of_the_cgroup_wait_for_it_and_they_show_what_was_made() {
+        let m = mounts(
+            r#"[{"destination":"/proc","type":"proc","source":"proc"},
+            {"destination":"/sys","type":"sysfs","source":"sysfs","options":["ro"]},
+            {"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["ro"]},
+            {"destination":"/mnt/cg","type":"bind","source":"/sys/fs/cgroup/pids","options":["rbind"]},
+            {"destination":"/mnt/etc","type":"bind","source":"/etc","options":["rbind"]}]"#,
+        );
+        let view = CgroupView {
+            v1: vec![
+                ("memory".into(), "/sys/fs/cgroup/memory/c".into()),
+                ("pids".into(), "/sys/fs/cgroup/pids/c".into()),
+            ],
+            v2: None,
+            cgroupns: false,
+        };
+        let p = plan(&m, &view);
+        let waits: Vec<bool> = p.iter().map(MountOp::shows_cgroup).collect();
+        assert_eq!(waits, [false, false, true, true, false]);
+        // A rootless runtime made only the pids directory.
+        let made = view.keeping(&["/sys/fs/cgroup/pids/c".into()]);
+        match &plan(&m, &made)[2] {
+            MountOp::CgroupV1 { binds, .. } => {
+                assert_eq!(
+                    binds,
+                    &[("pids".to_string(), PathBuf::from("/sys/fs/cgroup/pids/c"))]
+                )
+            }
+            op => panic!("{op:?}"),
+        }
+    }
+
+    #[test]
     fn devpts_owner_options_can_be_dropped() {
         assert!(has_id_option("newinstance,ptmxmode=0666,mode=0620,gid=5"));
         assert!(!has_id_option("newinstance,ptmxmode=0666,mode=0620"));
