@@ -49,6 +49,7 @@ pub fn options(a: &CreateArgs, g: &Global, detached: bool) -> CreateOptions {
         preserve_fds: a.preserve_fds as i32,
         monitor: monitor(g, detached),
         policy: settings(&a.policy),
+        start_at_once: false,
     }
 }
 

@@ -15,6 +15,7 @@ pub fn run(a: RunArgs, g: &Global) -> Result<i32> {
     let store = super::store(g)?;
     let id = a.create.id.clone();
     let mut opts = super::create::options(&a.create, g, a.detach);
+    opts.start_at_once = true;
     // In the foreground without --console-socket, husk is the other end of the terminal.
     let mut peer: Option<OwnedFd> = None;
     if !a.detach && opts.console_socket.is_none() {
@@ -46,7 +47,7 @@ pub fn run(a: RunArgs, g: &Global) -> Result<i32> {
     } else {
         Some(wait::catch_signals()?)
     };
-    start::start(&mut created.container)
+    start::start_with(&mut created.container, created.fifo.take())
         .with_context(|| format!("failed to start container {id:?}"))?;
     if a.detach {
         return Ok(0);

@@ -60,6 +60,11 @@ pub struct CreateOptions {
     pub monitor: Monitor,
     /// Shim policy from the command line; laid over the bundle's `husk.*` annotations.
     pub policy: crate::shim::policy::Settings,
+    /// `run`: the container is started at once. create opens exec.fifo for
+    /// reading itself, so that the init goes on to exec as soon as it is
+    /// set up, while create and start record it (`Created::fifo`). Not
+    /// with a terminal: `run` sets its size between create and start.
+    pub start_at_once: bool,
 }
 
 /// A container whose init is blocked on exec.fifo.
@@ -67,6 +72,8 @@ pub struct Created {
     pub container: Locked,
     pub pid: Pid,
     pub spec: Spec,
+    /// With `start_at_once`: the read end of exec.fifo, for `start_with`.
+    pub fifo: Option<OwnedFd>,
 }
 
 /// What has been made so far, for the undo on failure.
@@ -78,6 +85,8 @@ struct Progress {
     child_is_ours: bool,
     /// A shim waiting for our word; dropping it makes it kill the init and go.
     shim: Option<crate::shim::spawn::Pending>,
+    /// The read end of exec.fifo, with `start_at_once`.
+    fifo: Option<OwnedFd>,
 }
 
 pub fn create(store: &Store, id: &str, opts: CreateOptions) -> Result<Created> {
@@ -209,6 +218,7 @@ fn build(mut ct: Locked, bundle: Bundle, mut opts: CreateOptions, fresh: bool) -
                 container: ct,
                 pid,
                 spec: bundle.spec,
+                fifo: progress.fifo.take(),
             })
         }
         Err(e) => Err(undo(ct, progress, e, fresh)),
@@ -344,6 +354,9 @@ fn setup(
     // While the init sets up: its start time (which tells it from a later
     // process with its pid) and the rest of its cgroup.
     let pid_start = process::stat(pid).map(|s| s.start).unwrap_or(0);
+    if opts.start_at_once && !terminal {
+        progress.fifo = Some(fifo::open_reader(&fifo_path)?);
+    }
     let (join, cgroup_record) = finish_cgroup(spec, progress)?;
     supervise_setup(&cfg, spec, pid, placed, &parent_end, progress, join)?;
     ct.record.cgroup = cgroup_record;

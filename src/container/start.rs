@@ -10,10 +10,21 @@ use crate::process::fifo::{self, FifoError};
 use crate::store::{Locked, EXEC_FIFO};
 
 pub fn start(ct: &mut Locked) -> Result<()> {
-    let phase = observe(&ct.record);
+    start_with(ct, None)
+}
+
+/// `start`, reading the init's byte from `fifo` when create opened it
+/// (`CreateOptions::start_at_once`).
+pub fn start_with(ct: &mut Locked, fifo: Option<std::os::fd::OwnedFd>) -> Result<()> {
+    // Released by create, the init may have exec'd and even exited by now:
+    // its recorded phase is the one to check.
+    let phase = match fifo {
+        Some(_) => ct.record.phase,
+        None => observe(&ct.record),
+    };
     lifecycle::check(&ct.id, phase, Command::Start)?;
     let pidfd = fifo::pidfd(Pid::from_raw(ct.record.pid));
-    match fifo::release(&ct.path(EXEC_FIFO), pidfd.as_ref()) {
+    match fifo::release(&ct.path(EXEC_FIFO), pidfd.as_ref(), fifo) {
         Ok(()) => {}
         Err(FifoError::InitGone) => {
             ct.record.phase = Phase::Stopped;

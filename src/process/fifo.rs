@@ -76,12 +76,10 @@ pub fn wait_for_start(proc: &OwnedFd, handle: &OwnedFd) -> Result<OwnedFd, FifoE
     Ok(fd)
 }
 
-/// Runs in: `husk start`. Opens the fifo for reading, which releases the
-/// init, and waits for its byte, then for end-of-file (the init's exec, or
-/// its death, closes the write end). `init` is a pidfd of the container
-/// init: if it dies instead of writing, start fails rather than hanging.
-pub fn release(path: &Path, init: Option<&OwnedFd>) -> Result<(), FifoError> {
-    let fifo = open(
+/// Opens the fifo for reading (without waiting for a writer), which
+/// releases the init whenever it gets there.
+pub fn open_reader(path: &Path) -> Result<OwnedFd, FifoError> {
+    open(
         path,
         OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
@@ -89,7 +87,23 @@ pub fn release(path: &Path, init: Option<&OwnedFd>) -> Result<(), FifoError> {
     .map_err(|source| FifoError::Open {
         path: path.into(),
         source,
-    })?;
+    })
+}
+
+/// Runs in: `husk start`. Opens the fifo for reading (unless `opened`
+/// already did), which releases the init, and waits for its byte, then for
+/// end-of-file (the init's exec, or its death, closes the write end).
+/// `init` is a pidfd of the container init: if it dies instead of writing,
+/// start fails rather than hanging.
+pub fn release(
+    path: &Path,
+    init: Option<&OwnedFd>,
+    opened: Option<OwnedFd>,
+) -> Result<(), FifoError> {
+    let fifo = match opened {
+        Some(fd) => fd,
+        None => open_reader(path)?,
+    };
     loop {
         let mut fds = vec![PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
         if let Some(p) = init {
