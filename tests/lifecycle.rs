@@ -21,6 +21,22 @@ fn run_returns_the_exit_code_of_the_container() {
     t.assert_clean(&t.id);
 }
 
+/// run releases the init as soon as it is set up: the process may have run
+/// and exited before run's start step looks at it, which must not read as
+/// "cannot start a stopped container" (it did once in 50 runs).
+#[test]
+fn run_of_a_process_that_exits_at_once_reports_its_status_every_time() {
+    let Some(t) = TestEnv::new("exitnow") else {
+        return;
+    };
+    let b = t.bundle(&["true"]);
+    for i in 0..60 {
+        let r = t.run(&b);
+        assert_eq!(r.code, 0, "run {i}: {}", r.stderr);
+        t.assert_clean(&t.id);
+    }
+}
+
 #[test]
 fn run_reports_128_plus_signal_when_killed() {
     let Some(t) = TestEnv::new("sig") else { return };
