@@ -77,6 +77,11 @@ pub enum HookError {
     },
 }
 
+/// Is there a hook of any of `kinds`?
+pub fn any(kinds: &[Kind], hooks: Option<&Hooks>) -> bool {
+    hooks.is_some_and(|h| kinds.iter().any(|k| !k.list(h).is_empty()))
+}
+
 /// Runs every hook of `kind` in order; the first failure stops the rest.
 pub fn run(kind: Kind, hooks: Option<&Hooks>, state_json: &str) -> Result<(), HookError> {
     let Some(hooks) = hooks else { return Ok(()) };

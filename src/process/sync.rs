@@ -8,7 +8,8 @@
 //!    this before the first mount that shows its cgroup, and before sync 1.
 //! 1. parent → init `Go`: id maps written, init placed in its cgroups.
 //! 2. init → parent `Hooks`: mounts are done; parent runs prestart and
-//!    createRuntime hooks, then answers `HooksDone`.
+//!    createRuntime hooks, then answers `HooksDone`. Only when the config
+//!    has such hooks.
 //! 3. init → parent `Ready`: everything is set up, the init is about to block
 //!    on exec.fifo; `create` may return.
 //!
