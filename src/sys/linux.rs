@@ -688,23 +688,34 @@ pub fn reset_signals_mask() -> nix::Result<()> {
 /// RELRO data after relocation, are left alone: dropping those would
 /// undo the writes.
 pub fn trim_file_mappings() {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+    let Ok(smaps) = super::read_proc_text(std::path::Path::new("/proc/self/smaps"), 16 * 1024)
+    else {
         return;
     };
-    let mut current: Option<(usize, usize)> = None;
-    let trim = |range: Option<(usize, usize)>| {
-        if let Some((a, b)) = range {
-            // SAFETY: [a, b) is a read-only, file-backed mapping of this
-            // process without any anonymous (written) page, from
-            // /proc/self/smaps: MADV_DONTNEED only drops page-table entries
-            // of page-cache pages, which fault back in unchanged;
-            // MADV_RANDOM changes read-ahead only.
-            unsafe {
-                libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_RANDOM);
-                libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
-            }
+    // Every range first, then the madvise calls in one tight loop: trimming
+    // while parsing faulted the parser's code (spread over .text) back in
+    // after the first madvise, each fault mapping a whole page-cache folio
+    // (up to 256 KiB seen): the shim's RSS was 1140 KiB instead of ~1000.
+    let ranges = file_only_ranges(&smaps);
+    drop(smaps);
+    for (a, b) in ranges {
+        // SAFETY: [a, b) is a read-only, file-backed mapping of this
+        // process without any anonymous (written) page, from
+        // /proc/self/smaps: MADV_DONTNEED only drops page-table entries
+        // of page-cache pages, which fault back in unchanged;
+        // MADV_RANDOM changes read-ahead only.
+        unsafe {
+            libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_RANDOM);
+            libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
         }
-    };
+    }
+}
+
+/// The read-only, file-backed mappings of an smaps text that hold no
+/// anonymous (written) page.
+fn file_only_ranges(smaps: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
     for line in smaps.lines() {
         let mut f = line.split_whitespace();
         let Some(first) = f.next() else { continue };
@@ -725,12 +736,13 @@ pub fn trim_file_mappings() {
         } else if first == "Anonymous:" {
             let anon = f.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(1);
             if anon == 0 {
-                trim(current.take());
+                out.extend(current.take());
             } else {
                 current = None;
             }
         }
     }
+    out
 }
 
 /// Brings the loopback interface of the current network namespace up
@@ -905,5 +917,31 @@ pub fn clone_into_cgroup(flags: CloneFlags, cgroup: BorrowedFd<'_>) -> nix::Resu
     match Errno::result(rc)? {
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent(Pid::from_raw(pid as i32))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unwritten_read_only_file_mappings_are_trimmed() {
+        let smaps = "\
+00200000-002be000 r--p 00000000 fe:00 5514347 /usr/bin/husk
+Rss:                 128 kB
+Anonymous:             0 kB
+002be000-004e6000 r-xp 000bd000 fe:00 5514347 /usr/bin/husk
+Anonymous:             0 kB
+004eb000-004ef000 r--p 002e8000 fe:00 5514347 /usr/bin/husk
+Anonymous:            12 kB
+004ef000-004f5000 rw-p 00000000 00:00 0
+Anonymous:            12 kB
+7fff3f77c000-7fff3f79d000 rw-p 00000000 00:00 0 [stack]
+Anonymous:            24 kB
+";
+        assert_eq!(
+            file_only_ranges(smaps),
+            [(0x200000, 0x2be000), (0x2be000, 0x4e6000)]
+        );
     }
 }
