@@ -243,6 +243,9 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
         let in_userns = cfg.ns.creates(LinuxNamespaceType::User)
             || cfg.ns.joins(LinuxNamespaceType::User)
             || crate::userns::running_in_user_namespace();
+        // Device nodes are made inside the devices cgroup, whose rules
+        // apply to mknod (as when the init joined its cgroup first thing).
+        await_cgroups(chan, &mut joined)?;
         rootfs::dev::create_nodes(sys, &root, &nodes, in_userns)?;
         let has_devpts = plan.iter().any(|op| op.dest() == Path::new("/dev/pts"));
         rootfs::dev::links(&root, has_devpts)?;
