@@ -306,12 +306,12 @@ fn setup(
         Monitor::NewShim => {
             // The logs directory now, not when the shim first writes: `run
             // -d` can return (and `husk logs` look) before that.
-            let logs = ct.path(crate::shim::logs::LOG_DIR);
-            if let Err(source) = fs::create_dir(&logs) {
-                if source.kind() != std::io::ErrorKind::AlreadyExists {
-                    return Err(crate::store::StoreError::Write { path: logs, source }.into());
+            crate::shim::logs::make_dir(&ct.dir).map_err(|source| {
+                crate::store::StoreError::Write {
+                    path: ct.path(crate::shim::logs::LOG_DIR),
+                    source,
                 }
-            }
+            })?;
             let (stdio, pipes) = crate::shim::spawn::log_pipes()?;
             log_pipes = Some(pipes);
             Some(stdio)

@@ -225,7 +225,10 @@ fn run(sys: &dyn Sys, cfg: &InitConfig, chan: &Channel, ready: &mut bool) -> Res
     rootfs::mount_all(sys, &root, &plan[..split], label)?;
     if split < plan.len() {
         let view = cfg.cgroups.keeping(await_cgroups(chan, &mut joined)?);
-        rootfs::mount_all(sys, &root, &rootfs::plan(mounts, &view)[split..], label)?;
+        // Planned again only when a rootless runtime left a hierarchy out.
+        let replanned = (view != cfg.cgroups).then(|| rootfs::plan(mounts, &view));
+        let rest = replanned.as_deref().unwrap_or(&plan);
+        rootfs::mount_all(sys, &root, &rest[split..], label)?;
     }
 
     // /dev: unless the engine bind-mounted a /dev, make the standard nodes.

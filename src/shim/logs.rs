@@ -41,17 +41,22 @@ pub struct Writer {
     pending: [Vec<u8>; 2],
 }
 
+/// Makes `<state dir>/logs` if it is not there yet; returns its path.
+/// Never create_dir_all: a shim that outlives `delete` must not bring the
+/// container's directory back (a later create of the id failed with
+/// "already exists", and list did not show it).
+pub fn make_dir(state_dir: &Path) -> io::Result<PathBuf> {
+    let dir = state_dir.join(LOG_DIR);
+    match fs::create_dir(&dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(dir),
+    }
+}
+
 impl Writer {
     /// Opens (appending to) `<state dir>/logs/container.log`.
     pub fn open(state_dir: &Path, max_size: u64, max_files: u32) -> io::Result<Writer> {
-        let dir = state_dir.join(LOG_DIR);
-        // Never create_dir_all: a shim that outlives `delete` must not bring
-        // the container's directory back (a later create of the id failed
-        // with "already exists", and list did not show it).
-        match fs::create_dir(&dir) {
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-            _ => {}
-        }
+        let dir = make_dir(state_dir)?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
