@@ -470,6 +470,18 @@ pub fn recv_with_fd(sock: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Option<O
     Ok((n, fds.into_iter().next()))
 }
 
+/// The length of the next message on a SOCK_SEQPACKET socket, waiting for
+/// one; 0 when the peer has closed.
+pub fn peek_len(sock: RawFd) -> nix::Result<usize> {
+    use nix::sys::socket::{recv, MsgFlags};
+    loop {
+        match recv(sock, &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC) {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
 /// Receives one message and every fd that came with it (up to 32: a v1
 /// host has at most 15 hierarchies), close-on-exec.
 pub fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Vec<OwnedFd>)> {
