@@ -17,6 +17,10 @@
 #   up/del   N sleeping containers created+started, PAR at a time; then all
 #            deleted with `delete --force` (wall time)
 #   list / state with those N containers present; --version
+# Two floors run the same /bin/true with no runtime around it: the kernel's
+# (shared/bench/floor: clone with every namespace, pivot_root, exec) and the
+# config's (scripts/floor-config.c: that plus the kernel work this config
+# asks of any runtime: cgroups, mounts, device nodes, masks, a state record).
 # For husk alone: the syscall budget of each command (strace -f -c), and how
 # list, state and stats scale with 10, 100 and 1,000 containers.
 #
@@ -57,6 +61,8 @@ cleanup() {
             [[ -e $d ]] && ${CMD[$lab]} --root "${ROOT[$lab]}" delete --force "${d##*/}" >/dev/null 2>&1
         done
     done
+    # floor-config removes its cgroups unless it was killed half-way.
+    find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -name "$tag-fc" -delete 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -111,6 +117,11 @@ floor=""
 if [[ -f $SHARED/bench/floor/floor.c ]] && cc -O2 -static -o "$work/floor" "$SHARED/bench/floor/floor.c" 2>/dev/null; then
     floor=$work/floor
 fi
+# The config's floor: the floor plus the kernel work this config asks of any
+# runtime (cgroups in every hierarchy, mounts, devices, masks, a state
+# record), with no runtime around it. husk run ÷ it is what husk adds.
+cc -O2 -static -o "$work/floor-config" scripts/floor-config.c
+mkdir -p "$work/floor-state"
 
 # ------------------------------------------------------------- measurement
 hf() { # hf NAME [hyperfine args]: median in ms into r.NAME
@@ -218,6 +229,7 @@ done
 if [[ -n $floor ]]; then
     hf floor.run "$floor $work/base/rootfs /bin/true"
 fi
+hf floor_config.run "$work/floor-config $work/base/rootfs $tag-fc $work/floor-state"
 
 # ------------------------------------------------- husk's syscall budget
 # strace -f -c of one invocation: every syscall of husk and its children
@@ -310,6 +322,8 @@ for lab in crun runc; do [[ -n ${CMD[$lab]:-} ]] && base=${base:-$lab}; done
         echo "Kernel floor (clone with all namespaces + pivot_root + exec): $(get floor.run) ms; husk run ÷ floor = $(ratio "$(get husk.run)" "$(get floor.run)")."
         echo
     fi
+    echo "Config floor (scripts/floor-config.c: the floor plus what this config asks of any runtime: its cgroup in every hierarchy, the mounts, device nodes, masked and read-only paths, capabilities, a state record; no runtime around it): $(get floor_config.run) ms$([[ -n $floor ]] && echo " = $(ratio "$(get floor_config.run)" "$(get floor.run)") × the floor"); husk run ÷ config floor = $(ratio "$(get husk.run)" "$(get floor_config.run)")."
+    echo
     echo "## husk's syscall budget (strace -f -c: the command and every process it starts; create: husk alone)"
     echo
     echo "| command | syscalls | openat | clone/fork | execve | mount | fsync |"
