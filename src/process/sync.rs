@@ -199,25 +199,30 @@ impl Channel {
 
     /// Receives one message and the fds that came with it.
     pub fn recv_with_fds(&self, expected: &'static str) -> Result<(Msg, Vec<OwnedFd>), SyncError> {
-        let sock = self.fd.as_raw_fd();
-        let failed = |source| SyncError::Recv {
-            peer: self.peer,
-            source,
-        };
-        // The message's length first, then a buffer of that size: a 64 KiB
-        // buffer zeroed for every message cost 16 page faults, and in the
-        // init, just cloned, each of them a copy on write.
         // A peer that closed with our message unread leaves ECONNRESET
-        // pending, reported once ahead of what it had sent us: read again.
-        let mut len = crate::sys::linux::peek_len(sock);
-        if matches!(len, Err(nix::Error::ECONNRESET)) {
-            len = crate::sys::linux::peek_len(sock);
-        }
-        let mut buf = vec![0u8; len.map_err(failed)?];
+        // pending, reported once, ahead of what it had sent us, by whichever
+        // call comes next: the peek, or the receive after it.
+        let mut reset = false;
+        let len = self.once_more_on_reset(&mut reset, crate::sys::linux::peek_len)?;
+        self.recv_sized(len, &mut reset, expected)
+    }
+
+    /// Receives the message `peek_len` said is `len` bytes long. Sized by
+    /// the peek: a 64 KiB buffer zeroed for every message cost 16 page
+    /// faults, and in the init, just cloned, each of them a copy on write.
+    fn recv_sized(
+        &self,
+        len: usize,
+        reset: &mut bool,
+        expected: &'static str,
+    ) -> Result<(Msg, Vec<OwnedFd>), SyncError> {
+        let mut buf = vec![0u8; len];
         let (n, fds) = if buf.is_empty() {
             (0, Vec::new()) // the peer is gone: every message has a tag byte
         } else {
-            crate::sys::linux::recv_with_fds(sock, &mut buf).map_err(failed)?
+            self.once_more_on_reset(reset, |sock| {
+                crate::sys::linux::recv_with_fds(sock, &mut buf)
+            })?
         };
         if n == 0 {
             return Err(SyncError::Closed {
@@ -230,6 +235,24 @@ impl Channel {
             got: Msg::Error(format!("{} undecodable bytes", n)),
         })?;
         Ok((msg, fds))
+    }
+
+    fn once_more_on_reset<T>(
+        &self,
+        reset: &mut bool,
+        mut call: impl FnMut(RawFd) -> nix::Result<T>,
+    ) -> Result<T, SyncError> {
+        loop {
+            match call(self.fd.as_raw_fd()) {
+                Err(nix::Error::ECONNRESET) if !*reset => *reset = true,
+                r => {
+                    return r.map_err(|source| SyncError::Recv {
+                        peer: self.peer,
+                        source,
+                    })
+                }
+            }
+        }
     }
 
     /// Waits for `want`; an `Error` from the peer becomes `SyncError::Remote`.
@@ -328,6 +351,20 @@ mod tests {
             .unwrap();
         std::fs::remove_file(&path).unwrap();
         f
+    }
+
+    #[test]
+    fn a_peer_that_closes_between_the_peek_and_the_receive_still_is_heard() {
+        // The reset is set after the peek has sized the message: the
+        // receive meets it first (this failed an init's error report once).
+        let (a, b) = pair().unwrap();
+        a.send(&Msg::Go(1)).unwrap();
+        b.send(&Msg::Error("mount failed".into())).unwrap();
+        let len = crate::sys::linux::peek_len(a.raw_fd()).unwrap();
+        drop(b);
+        let mut reset = false;
+        let (msg, _) = a.recv_sized(len, &mut reset, "ready").unwrap();
+        assert_eq!(msg, Msg::Error("mount failed".into()));
     }
 
     #[test]
