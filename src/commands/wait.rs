@@ -110,7 +110,16 @@ fn wait_one(
                     Some(code) => return Ok(Outcome::Met(Some(code))),
                     // The shim is about to record the exit: give it the moment.
                     None if monitored => {}
-                    None => return Ok(Outcome::UnknownExit),
+                    // Or it recorded the exit and left between our load and
+                    // the look at it: what it wrote is on disk by now.
+                    None => {
+                        let code = store
+                            .load(id)
+                            .ok()
+                            .and_then(|r| r.exit)
+                            .and_then(|e| e.code);
+                        return Ok(code.map_or(Outcome::UnknownExit, |c| Outcome::Met(Some(c))));
+                    }
                 }
             }
             _ => {}
