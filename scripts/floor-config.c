@@ -12,10 +12,11 @@
  *     /sys/fs/cgroup, make the device nodes and their links, mask ten paths
  *     and make five read-only, and the root;
  *   - set the hostname, an rlimit, the capability sets and no_new_privs.
- * This program does exactly that, in the cheapest order we know (the netns
- * is made by the child while the parent makes the cgroups, as husk does),
- * with no parsing of the config, no error reporting beyond a message and no
- * record of anything but the minimum. husk's run ÷ this is what husk adds.
+ * This program does exactly that, in the cheapest order we know (husk's:
+ * the child is born in its cgroup2 directory, makes its netns while the
+ * parent makes the v1 cgroups, then moves itself into those), with no
+ * parsing of the config, no error reporting beyond a message and no record
+ * of anything but the minimum. husk's run ÷ this is what husk adds.
  *
  * usage: floor-config ROOTFS ID STATE_DIR [CMD [ARG...]]   (CMD: /bin/true)
  *        as root; the cgroups are made under the caller's own, where a
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,10 +137,14 @@ static void find_hierarchies(const char *id)
     }
 }
 
-static void make_cgroups(void)
+/* Makes the container's cgroup in the cgroup2 hierarchy (v2: before the
+ * clone, which places the child in it) or in the v1 ones (after it). */
+static void make_cgroups(int v2)
 {
     char p[600], v[256];
     for (int i = 0; i < nh; i++) {
+        if (h[i].v2 != v2)
+            continue;
         if (mkdir(h[i].dir, 0755) < 0)
             die(h[i].dir);
         if (strcmp(h[i].name, "cpuset") == 0) {
@@ -160,12 +166,15 @@ static void make_cgroups(void)
     }
 }
 
-static void join_cgroups(pid_t pid)
+/* Runs in: the child. Moves itself into each v1 hierarchy: a thread
+ * writing 0 to `tasks` needs none of the global lock that a move by pid
+ * takes (which waits for an RCU grace period when none passed lately). */
+static void join_v1(void)
 {
-    char p[600], v[32];
-    snprintf(v, sizeof v, "%d", pid);
+    char p[600];
     for (int i = 0; i < nh; i++)
-        snprintf(p, sizeof p, "%s/cgroup.procs", h[i].dir), put(p, v);
+        if (!h[i].v2)
+            snprintf(p, sizeof p, "%s/tasks", h[i].dir), put(p, "0");
 }
 
 static void mnt(const char *src, const char *dst, const char *type, unsigned long fl, const char *data)
@@ -193,9 +202,10 @@ static int child(void *arg)
     mnt("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k");
     mnt("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
     mnt("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, NULL);
-    /* The cgroup mounts and the device nodes wait for the parent's join. */
+    /* The cgroup mounts and the device nodes wait for the v1 cgroups. */
     if (read(go[0], &c, 1) != 1)
         _exit(125);
+    join_v1();
     if (nh == 1 && h[0].v2) {
         mnt(h[0].dir, "/sys/fs/cgroup", NULL, MS_BIND | MS_REC, NULL);
         mnt(NULL, "/sys/fs/cgroup", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL);
@@ -266,7 +276,6 @@ static int child(void *arg)
 
 int main(int argc, char **argv)
 {
-    static char stack[64 * 1024] __attribute__((aligned(16)));
     char dir[512], rec[600], tmp[600];
     int status, fd;
     if (argc < 4) {
@@ -284,11 +293,23 @@ int main(int argc, char **argv)
         die("state");
     if (pipe2(go, O_CLOEXEC) < 0)
         die("pipe");
-    pid_t pid = clone(child, stack + sizeof stack, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD, NULL);
+    /* Born in its cgroup2 directory (clone3 CLONE_INTO_CGROUP, 5.7+). */
+    make_cgroups(1);
+    struct clone_args ca = {.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC,
+                            .exit_signal = SIGCHLD};
+    for (int i = 0; i < nh; i++)
+        if (h[i].v2) {
+            if ((fd = open(h[i].dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+                die(h[i].dir);
+            ca.flags |= CLONE_INTO_CGROUP;
+            ca.cgroup = fd;
+        }
+    pid_t pid = syscall(SYS_clone3, &ca, sizeof ca);
     if (pid < 0)
-        die("clone");
-    make_cgroups();
-    join_cgroups(pid);
+        die("clone3");
+    if (pid == 0)
+        _exit(child(NULL));
+    make_cgroups(0);
     if (write(go[1], "", 1) != 1)
         die("go");
     while (waitpid(pid, &status, 0) < 0)
