@@ -22,8 +22,9 @@ pub fn run(a: ListArgs, g: &Global) -> Result<i32> {
         docs.push((rec, phase));
     }
     if a.quiet {
-        for (rec, _) in &docs {
-            super::out!("{}", rec.id)?;
+        let ids: Vec<&str> = docs.iter().map(|(r, _)| r.id.as_str()).collect();
+        if !ids.is_empty() {
+            super::out!("{}", ids.join("\n"))?;
         }
         return Ok(0);
     }
