@@ -15,7 +15,8 @@
 #   cycle    create, start, wait for the init to end, delete (one bash script)
 #   RSS      peak RSS of `create` (/usr/bin/time -v), median of 5
 #   up/del   N sleeping containers created+started, PAR at a time; then all
-#            deleted with `delete --force` (wall time)
+#            deleted with `delete --force` (wall time); husk's up once more
+#            with --shim never (as under conmon and containerd-shim)
 #   list / state with those N containers present; --version
 # Two floors run the same /bin/true with no runtime around it: the kernel's
 # (shared/bench/floor: clone with every namespace, pivot_root, exec) and the
@@ -225,6 +226,19 @@ for lab in "${LABELS[@]}"; do
     t1=$EPOCHREALTIME
     put "$lab.down" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')"
     log "$lab: $N up $(get "$lab.up") s, $N delete $(get "$lab.down") s"
+    if [[ $lab == husk ]]; then
+        # Again without a shim per container, as husk runs under conmon and
+        # containerd-shim (the engines that start containers by the hundred),
+        # and as runc and crun always do.
+        R_CMD="${CMD[$lab]} --shim never"
+        t0=$EPOCHREALTIME
+        printf '%s\n' "${ids[@]}" | xargs -P "$PAR" -n 1 "$step" up >"$work/$lab.up2.log" 2>&1 || log "$lab: some create/start failed"
+        t1=$EPOCHREALTIME
+        put "$lab.up_noshim" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')"
+        printf '%s\n' "${ids[@]}" | xargs -P "$PAR" -n 1 "$step" down >>"$work/$lab.down.log" 2>&1 || true
+        R_CMD=${CMD[$lab]}
+        log "$lab: $N up without shims $(get "$lab.up_noshim") s"
+    fi
 done
 if [[ -n $floor ]]; then
     hf floor.run "$floor $work/base/rootfs /bin/true"
@@ -313,6 +327,11 @@ for lab in crun runc; do [[ -n ${CMD[$lab]:-} ]] && base=${base:-$lab}; done
     row "peak RSS of create (KiB)" rss
     row "$N× create+start, $PAR at a time (s)" up
     row "$N× delete --force (s)" down
+    if [[ -n $base ]]; then
+        printf '| %s | %s |' "$N× create+start, 4 at a time, husk without its shims (s)" "$(get husk.up_noshim)"
+        for lab in "${LABELS[@]:1}"; do printf ' |'; done
+        printf ' %s |\n' "$(ratio "$(get husk.up_noshim)" "$(get "$base.up")")"
+    fi
     row "list with $N (ms)" list
     row "state with $N (ms)" state
     row "--version (ms)" version
