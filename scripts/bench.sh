@@ -328,7 +328,7 @@ for lab in crun runc; do [[ -n ${CMD[$lab]:-} ]] && base=${base:-$lab}; done
     row "$N× create+start, $PAR at a time (s)" up
     row "$N× delete --force (s)" down
     if [[ -n $base ]]; then
-        printf '| %s | %s |' "$N× create+start, 4 at a time, husk without its shims (s)" "$(get husk.up_noshim)"
+        printf '| %s | %s |' "$N× create+start, $PAR at a time, husk without its shims (s)" "$(get husk.up_noshim)"
         for lab in "${LABELS[@]:1}"; do printf ' |'; done
         printf ' %s |\n' "$(ratio "$(get husk.up_noshim)" "$(get "$base.up")")"
     fi

@@ -127,6 +127,7 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()>
     }
     // One write for the whole table: stdout is line-buffered, and a write
     // per row was a third of `list`'s syscalls with 100 containers.
+    use std::fmt::Write as _;
     let mut text = String::new();
     let mut line = |cells: Vec<&str>| {
         let start = text.len();
@@ -134,7 +135,7 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()>
             if i + 1 == cells.len() {
                 text.push_str(c);
             } else {
-                text.push_str(&format!("{c:<w$}   ", w = widths[i]));
+                let _ = write!(text, "{c:<w$}   ", w = widths[i]);
             }
         }
         text.truncate(start + text[start..].trim_end().len());
