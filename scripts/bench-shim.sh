@@ -34,7 +34,7 @@ for i in $(seq -w 1 "$N"); do
     "$husk" --root "$root" run -d --bundle "$work/b$i" "$tag-$i"
 done
 sleep 1
-pids=$(pgrep -f "husk __shim $root ") || true
+pids=$(pgrep -f "^husk __shim $tag-") || true
 count=$(echo "$pids" | grep -c . || true)
 rss=() pss=() priv=()
 for p in $pids; do rss+=("$(field "$p" Rss)"); pss+=("$(field "$p" Pss)"); priv+=("$(field "$p" Private_Dirty)"); done

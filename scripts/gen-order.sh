@@ -32,7 +32,7 @@ work=$(mktemp -d /tmp/husk-order.XXXXXX)
 root=$work/root
 cleanup() {
     set +e
-    for id in o-create o-run o-detached o-d; do "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1; done
+    for id in o-shim o-create o-run o-detached o-d; do "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -49,13 +49,29 @@ mv "$work/config.json" "$work/b/config.json"
 # is a target) is packed into the fewest 64 KiB windows; `spec`, which no
 # engine calls on a hot path, comes last.
 step=0
-cg() { # every process, the re-exec'd shim and exec's sealed copy included
+cg() { # every process, the forked shim and exec's sealed copy included
     # (not the container's own programs)
     step=$((step + 1))
     mkdir -p "$work/cg/$(printf %02d "$step")"
     valgrind --tool=callgrind --demangle=no --trace-children=yes --trace-children-skip='/bin/*,/usr/bin/*' \
         --callgrind-out-file="$work/cg/$(printf %02d "$step")/cg.%p" "$bin" "$@" >/dev/null 2>&1 </dev/null || true
 }
+# First, apart: what the shim runs from its loop's start, for a container
+# that writes to both streams and ends. These functions lead the order: the
+# shim lives as long as its container, and its loop, packed, keeps a few
+# 64 KiB windows of .text resident instead of pages spread over create's.
+jq '.process.args = ["sh", "-c", "echo out; echo err >&2; sleep 1"]' "$work/b/config.json" >"$work/shim.json"
+mkdir -p "$work/shim" "$work/cgshim" && mv "$work/shim.json" "$work/shim/config.json"
+valgrind --tool=callgrind --demangle=no --toggle-collect='_ZN4husk4shim7monitor3run*' \
+    --trace-children=yes --trace-children-skip='/bin/*,/usr/bin/*' \
+    --callgrind-out-file="$work/cgshim/cg.%p" "$bin" --root "$root" run -d --bundle "$work/shim" o-shim >/dev/null 2>&1 </dev/null || true
+for _ in $(seq 100); do
+    # Until the shim (a process of valgrind's, which writes its profile at
+    # its end) is gone.
+    pgrep -f "callgrind.* run -d --bundle $work/shim o-shim" >/dev/null || break
+    sleep 0.2
+done
+"$bin" --root "$root" delete --force o-shim >/dev/null 2>&1 || true
 cg --version
 cg --root "$root" create --bundle "$work/b" o-create
 cg --root "$root" state o-create
@@ -93,6 +109,9 @@ fi
 # Names in order of first appearance; callgrind compresses a repeated name
 # to "(N)", which the first mention already gave.
 {
+    for f in "$work"/cgshim/cg.*; do
+        sed -nE 's/^c?fn=\([0-9]+\) (.+)$/\1/p' "$f"
+    done
     for d in "$work"/cg/*; do
         # cg.PID: by pid as a number, the order the processes started in
         for f in $(cd "$d" && ls | sort -t. -k2 -n); do
@@ -100,5 +119,21 @@ fi
         done
     done
     cat "$work/perf.syms"
-} | grep -v '^0x' | awk '!seen[$0]++' >scripts/husk.order
+} | grep -v '^0x' >"$work/names"
+# valgrind's CPU has AVX2 but not AVX-512, so glibc's string functions ran
+# as their _avx2/_avx variants there; on a CPU with AVX-512 the same calls
+# run the _evex or _avx512 ones. Each variant's siblings follow it (those
+# the binary has), or they sit far back in .text and the shim, whose every
+# memcpy is one, keeps a 64 KiB window of them resident.
+nm "$bin" | awk '{print $NF}' | sort -u >"$work/nm"
+awk 'NR == FNR {have[$0] = 1; next}
+    {
+        print
+        if ($0 ~ /^__[a-z]+_avx2?(_|$)/)
+            for (r = 1; r <= 2; r++) {
+                v = $0
+                sub(/_avx2?/, r == 1 ? "_evex" : "_avx512", v)
+                if (v in have) print v
+            }
+    }' "$work/nm" "$work/names" | awk '!seen[$0]++' >scripts/husk.order
 echo "gen-order.sh: $(wc -l <scripts/husk.order) functions in scripts/husk.order" >&2

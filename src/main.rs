@@ -21,19 +21,6 @@ fn main() {
         commands::print_version();
         return;
     }
-    // The shim: straight to its loop, without argument parsing or logging
-    // set-up (it is a long-lived process; every page it touches counts).
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if argv
-        .get(1)
-        .is_some_and(|a| a == husk::shim::monitor::SHIM_COMMAND)
-    {
-        let code = match husk::shim::monitor::Args::parse(&argv[2..]) {
-            Some(a) => husk::shim::monitor::run(a),
-            None => 2,
-        };
-        std::process::exit(code);
-    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => match cli::misplaced_global(&e) {

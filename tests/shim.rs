@@ -43,15 +43,39 @@ fn a_detached_containers_exit_code_is_recorded_after_the_fact() {
         eventually(5, || shims_of(&t.id).len() == 1),
         "no shim for a detached container"
     );
-    // The shim keeps no handle on the container's cgroup (create opens its
-    // files for the init to join, close-on-exec; the shim re-execs).
+    // The shim, forked from create without an exec, keeps none of
+    // create's fds (the container's cgroup files, the state directory's
+    // lock, the sync socket, the bundle): /dev/null as stdio, then only its
+    // own signalfd, the init's pidfd, the two log pipes and the log file.
     let shim = shims_of(&t.id)[0];
-    let cgroup_fds: Vec<_> = fs::read_dir(format!("/proc/{shim}/fd"))
+    let mut fds: Vec<(i32, String)> = fs::read_dir(format!("/proc/{shim}/fd"))
         .unwrap()
-        .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
-        .filter(|l| l.starts_with("/sys/fs/cgroup"))
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let fd = e.file_name().to_str()?.parse().ok()?;
+            Some((fd, fs::read_link(e.path()).ok()?.display().to_string()))
+        })
         .collect();
-    assert!(cgroup_fds.is_empty(), "the shim holds {cgroup_fds:?}");
+    fds.sort();
+    let log = t.root.join(&t.id).join("logs/container.log");
+    let foreign: Vec<_> = fds
+        .iter()
+        .filter(|(fd, l)| match fd {
+            0..=2 => l != "/dev/null",
+            _ => {
+                !(l == "anon_inode:[signalfd]"
+                    || l == "anon_inode:[pidfd]"
+                    || l.starts_with("pipe:[")
+                    || *l == log.display().to_string())
+            }
+        })
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "the shim holds {foreign:?} (all: {fds:?})"
+    );
+    let pipes = fds.iter().filter(|(_, l)| l.starts_with("pipe:[")).count();
+    assert_eq!(pipes, 2, "the shim's fds: {fds:?}");
     // Nobody waits: the shim alone sees the exit.
     assert!(eventually(10, || t.state(&t.id)["phase"] == "dead"));
     let st = t.state(&t.id);

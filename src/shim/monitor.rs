@@ -3,10 +3,9 @@
 //! land on this subreaper), and — only when one is due — a timeout for the
 //! restart backoff or the next health probe. Idle, it uses no CPU.
 //!
-//! Runs in: the shim (`husk __shim ROOT ID INIT STDOUT_FD STDERR_FD`),
-//! exec'd fresh by `shim::spawn` so it carries none of create's memory.
+//! Runs in: the shim (shown by ps as `husk __shim ID`), the process
+//! `shim::spawn` forked from create.
 
-use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -23,43 +22,18 @@ use crate::lifecycle::Phase;
 use crate::store::{ExitRecord, Store, StoreError};
 use crate::sys::linux::{self, Forked};
 
-/// The hidden command the shim runs as.
+/// The shim's command line, as ps shows it: `husk __shim ID`.
 pub const SHIM_COMMAND: &str = "__shim";
 /// The hidden command that recreates a container for a restart.
 pub const RECREATE_COMMAND: &str = "__recreate";
 
-/// What the shim is told on its command line.
+/// What the shim watches.
 pub struct Args {
     pub root: PathBuf,
     pub id: String,
     pub init: Pid,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
-}
-
-impl Args {
-    /// `ROOT ID INIT STDOUT_FD STDERR_FD` ("-" for no pipe).
-    pub fn parse(args: &[OsString]) -> Option<Args> {
-        let [root, id, init, out, err] = args else {
-            return None;
-        };
-        let fd = |s: &OsString| -> Option<Option<OwnedFd>> {
-            match s.to_str()? {
-                "-" => Some(None),
-                n => n
-                    .parse::<RawFd>()
-                    .ok()
-                    .map(|fd| Some(linux::adopt_inherited_fd(fd))),
-            }
-        };
-        Some(Args {
-            root: PathBuf::from(root),
-            id: id.to_str()?.to_string(),
-            init: Pid::from_raw(init.to_str()?.parse().ok()?),
-            stdout: fd(out)?,
-            stderr: fd(err)?,
-        })
-    }
 }
 
 /// A probe running in a child process, reporting through a pipe.
@@ -81,7 +55,7 @@ struct HealthRun {
 /// The running init.
 struct Init {
     pid: Pid,
-    pidfd: OwnedFd,
+    pidfd: Option<OwnedFd>,
     started: Instant,
 }
 
@@ -118,9 +92,9 @@ pub fn run(args: Args) -> i32 {
     } else {
         None
     };
-    let Ok(pidfd) = linux::pidfd_open(args.init) else {
-        return 1;
-    };
+    // SIGCHLD (blocked above, read from its signalfd) tells of every end;
+    // the pidfd is one more wake-up where the kernel has them (5.3).
+    let pidfd = linux::pidfd_open(args.init).ok();
     let mut shim = Shim {
         store,
         id: args.id,
@@ -141,6 +115,8 @@ pub fn run(args: Args) -> i32 {
     };
     shim.oom_base = shim.oom_base();
     shim.start_health();
+    // An end before SIGCHLD was blocked sent no signal to the signalfd.
+    shim.reap();
     // Start-up touched far more of the binary than the loop needs.
     linux::trim_file_mappings();
     shim.run(&sigchld);
@@ -155,8 +131,8 @@ impl Shim {
                 return;
             }
             let mut fds = vec![PollFd::new(sigchld.as_fd(), PollFlags::POLLIN)];
-            let init_idx = self.init.as_ref().map(|i| {
-                fds.push(PollFd::new(i.pidfd.as_fd(), PollFlags::POLLIN));
+            let init_idx = self.init.as_ref().and_then(|i| i.pidfd.as_ref()).map(|p| {
+                fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
                 fds.len() - 1
             });
             let mut pipe_idx = [None, None];
@@ -524,10 +500,7 @@ impl Shim {
         drop(ct);
         match self.recreate() {
             Ok(pid) => {
-                let Ok(pidfd) = linux::pidfd_open(pid) else {
-                    self.done = true;
-                    return;
-                };
+                let pidfd = linux::pidfd_open(pid).ok();
                 self.init = Some(Init {
                     pid,
                     pidfd,

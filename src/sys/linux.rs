@@ -197,6 +197,106 @@ pub fn cloexec_from(first: RawFd) -> nix::Result<()> {
     Ok(())
 }
 
+/// Closes every fd from `first` upward except those in `keep` (a forked
+/// process that goes on without an exec: nothing of its parent's may stay
+/// open). Falls back to walking /proc/self/fd without close_range (< 5.9).
+pub fn close_all_from(first: RawFd, keep: &[RawFd]) -> nix::Result<()> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&k| k >= first).collect();
+    keep.sort_unstable();
+    let mut from = first as libc::c_uint;
+    let bounds = keep
+        .iter()
+        .map(|&k| k as libc::c_uint)
+        .chain([libc::c_uint::MAX]);
+    for upto in bounds {
+        if upto > from {
+            let last = if upto == libc::c_uint::MAX {
+                upto
+            } else {
+                upto - 1
+            };
+            // SAFETY: close_range closes fds of our own table; no memory is
+            // passed. The fds in the range are owned by nothing that runs on
+            // (the caller's contract).
+            let rc = unsafe { libc::syscall(libc::SYS_close_range, from, last, 0) };
+            if rc != 0 {
+                return close_all_by_listing(first, &keep);
+            }
+        }
+        from = upto.saturating_add(1);
+    }
+    Ok(())
+}
+
+fn close_all_by_listing(first: RawFd, keep: &[RawFd]) -> nix::Result<()> {
+    let dir = std::fs::read_dir("/proc/self/fd").map_err(|_| Errno::EBADF)?;
+    let fds: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first && !keep.contains(fd))
+        .collect();
+    for fd in fds {
+        // EBADF for the read_dir's own fd, closed by now, is harmless.
+        let _ = nix::unistd::close(fd);
+    }
+    Ok(())
+}
+
+/// Rewrites this process's command line as ps and /proc/<pid>/cmdline show
+/// it, in the room its arguments take (what does not fit is cut): a
+/// forked process that becomes something else (the shim) says so.
+pub fn set_cmdline(args: &[&[u8]]) {
+    let Ok(stat) = super::read_proc_text(std::path::Path::new("/proc/self/stat"), 1024) else {
+        return;
+    };
+    // Fields 48 and 49 (arg_start, arg_end), counted after the ")" that
+    // ends the command name, which field 3 follows.
+    let mut f = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .unwrap_or("")
+        .split_whitespace();
+    let (Some(Ok(start)), Some(Ok(end))) = (
+        f.nth(45).map(str::parse::<usize>),
+        f.next().map(str::parse::<usize>),
+    ) else {
+        return;
+    };
+    if end <= start {
+        return;
+    }
+    // Only where the room holds our own arguments: under an emulator
+    // (valgrind) it holds the emulator's, which it reads again at an exec.
+    let ours: Vec<u8> = std::env::args_os()
+        .flat_map(|a| {
+            use std::os::unix::ffi::OsStringExt;
+            let mut v = a.into_vec();
+            v.push(0);
+            v
+        })
+        .collect();
+    // SAFETY: as below; reading only.
+    let room = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
+    if room != ours.as_slice() {
+        return;
+    }
+    let mut text: Vec<u8> = args.join(&0u8);
+    // Always NUL-terminated: the last byte of the room stays 0.
+    text.truncate(end - start - 1);
+    text.resize(end - start, 0);
+    // SAFETY: [arg_start, arg_end) is this process's argument strings on
+    // its own stack (checked above: they are std's argv), mapped and
+    // writable for its lifetime. Whoever still
+    // holds a pointer into them (Rust's std::env::args) reads NUL-terminated
+    // strings within the area afterwards, as the last byte is 0.
+    unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), start as *mut u8, text.len()) };
+}
+
+/// Returns the free memory of malloc's heap to the kernel (malloc_trim).
+pub fn release_free_heap() {
+    // SAFETY: malloc_trim only releases memory malloc holds free.
+    unsafe { libc::malloc_trim(0) };
+}
+
 /// Clears close-on-exec on one fd (for --preserve-fds and the console).
 pub fn clear_cloexec(fd: RawFd) -> nix::Result<()> {
     // SAFETY: fcntl with integer arguments only.

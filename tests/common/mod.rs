@@ -303,7 +303,7 @@ pub fn shims_of(id: &str) -> Vec<i32> {
         };
         let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
-        if args.get(1) == Some(&&b"__shim"[..]) && args.get(3) == Some(&id.as_bytes()) {
+        if args.get(1) == Some(&&b"__shim"[..]) && args.get(2) == Some(&id.as_bytes()) {
             let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             if !stat
                 .rsplit(')')
