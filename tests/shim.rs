@@ -372,6 +372,32 @@ fn logs_rotate_at_the_size_limit_and_lose_nothing() {
 }
 
 #[test]
+fn a_silent_container_has_no_log_files_until_it_writes() {
+    let Some(t) = TestEnv::new("shim-silent") else {
+        return;
+    };
+    let b = t.bundle(&[
+        "sh",
+        "-c",
+        "until [ -e /dev/shm/go ]; do sleep 0.05; done; echo late",
+    ]);
+    t.husk(&["run", "-d", "--bundle", b.path_str(), &t.id])
+        .success();
+    let logs = t.root.join(&t.id).join("logs");
+    // Nothing written yet: no files, and `logs` shows nothing (no error).
+    let r = t.husk(&["logs", &t.id]).success();
+    assert_eq!(r.stdout, "");
+    assert!(!logs.exists(), "{} made before any output", logs.display());
+    t.husk(&["exec", &t.id, "touch", "/dev/shm/go"]).success();
+    let st = wait_exited(&t, &t.id);
+    assert_eq!(st["status"], "stopped", "{st}");
+    assert_eq!(t.husk(&["logs", &t.id]).success().stdout, "late\n");
+    assert!(logs.join("container.log").is_file());
+    t.husk(&["delete", &t.id]).success();
+    t.assert_clean(&t.id);
+}
+
+#[test]
 fn logs_follow_prints_new_output_until_the_container_ends() {
     let Some(t) = TestEnv::new("shim-follow") else {
         return;

@@ -13,10 +13,12 @@ use crate::cli::{Global, LogsArgs};
 
 pub fn run(a: LogsArgs, g: &Global) -> Result<i32> {
     let store = super::existing_store(g)?;
-    store.load(&a.id)?; // "container does not exist"
+    let record = store.load(&a.id)?; // "container does not exist"
     let dir = store.dir(&a.id);
     let files = logs::files(&dir);
-    if files.is_empty() && !dir.join(logs::LOG_DIR).exists() {
+    // logs/ appears at the container's first write; a record from before
+    // the flag has it from the start.
+    if !record.logs && files.is_empty() && !dir.join(logs::LOG_DIR).exists() {
         bail!(
             "container {:?} has no logs: only a detached container without a terminal, watched by a shim, has them",
             a.id

@@ -150,6 +150,7 @@ fn setup(
     // new shim reads into the logs.
     let under_new_shim = matches!(opts.monitor, Monitor::NewShim);
     let (stdio, log_pipes) = if under_new_shim {
+        ct.record.logs = true;
         let (fds, pipes) = crate::shim::spawn::log_pipes()?;
         (fds, Some(pipes))
     } else {

@@ -30,12 +30,14 @@ impl Stream {
     }
 }
 
-/// The shim's writer.
+/// The shim's writer. It makes `logs/` and opens container.log at the
+/// first record: a container that writes nothing has no log files.
 pub struct Writer {
+    state_dir: PathBuf,
     dir: PathBuf,
     max_size: u64,
     max_files: u32,
-    file: File,
+    file: Option<File>,
     size: u64,
     /// Unfinished line per stream.
     pending: [Vec<u8>; 2],
@@ -54,22 +56,31 @@ pub fn make_dir(state_dir: &Path) -> io::Result<PathBuf> {
 }
 
 impl Writer {
-    /// Opens (appending to) `<state dir>/logs/container.log`.
-    pub fn open(state_dir: &Path, max_size: u64, max_files: u32) -> io::Result<Writer> {
-        let dir = make_dir(state_dir)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(LOG_FILE))?;
-        let size = file.metadata()?.len();
-        Ok(Writer {
-            dir,
+    /// A writer appending to `<state dir>/logs/container.log`.
+    pub fn new(state_dir: &Path, max_size: u64, max_files: u32) -> Writer {
+        Writer {
+            state_dir: state_dir.to_path_buf(),
+            dir: state_dir.join(LOG_DIR),
             max_size,
             max_files,
-            file,
-            size,
+            file: None,
+            size: 0,
             pending: [Vec::new(), Vec::new()],
-        })
+        }
+    }
+
+    /// container.log, opened (appending) on first use.
+    fn file(&mut self) -> io::Result<&mut File> {
+        if self.file.is_none() {
+            make_dir(&self.state_dir)?;
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.join(LOG_FILE))?;
+            self.size = f.metadata()?.len();
+            self.file = Some(f);
+        }
+        Ok(self.file.as_mut().expect("opened above"))
     }
 
     /// Takes a chunk read from `stream`: complete lines become records, the
@@ -108,10 +119,11 @@ impl Writer {
         rec.extend_from_slice(if partial { b" P " } else { b" F " });
         rec.extend_from_slice(text);
         rec.push(b'\n');
+        self.file()?;
         if self.size > 0 && self.size + rec.len() as u64 > self.max_size {
             self.rotate()?;
         }
-        self.file.write_all(&rec)?;
+        self.file()?.write_all(&rec)?;
         self.size += rec.len() as u64;
         Ok(())
     }
@@ -136,7 +148,7 @@ impl Writer {
                 }
             }
         }
-        self.file = OpenOptions::new().create(true).append(true).open(name(0))?;
+        self.file = Some(OpenOptions::new().create(true).append(true).open(name(0))?);
         self.size = 0;
         Ok(())
     }
@@ -250,7 +262,7 @@ mod tests {
     #[test]
     fn lines_are_split_across_chunks_and_streams_kept_apart() {
         let d = tmp("lines");
-        let mut w = Writer::open(&d, 1 << 20, 2).unwrap();
+        let mut w = Writer::new(&d, 1 << 20, 2);
         w.write(Stream::Stdout, b"hel").unwrap();
         w.write(Stream::Stderr, b"oops\n").unwrap();
         w.write(Stream::Stdout, b"lo\nworld").unwrap();
@@ -271,7 +283,7 @@ mod tests {
     #[test]
     fn rotation_keeps_every_line_and_at_most_max_files() {
         let d = tmp("rotate");
-        let mut w = Writer::open(&d, 4096, 2).unwrap();
+        let mut w = Writer::new(&d, 4096, 2);
         for i in 0..200 {
             w.write(Stream::Stdout, format!("line {i:04}\n").as_bytes())
                 .unwrap();
@@ -298,7 +310,7 @@ mod tests {
     #[test]
     fn long_lines_become_partial_records_that_print_back_whole() {
         let d = tmp("long");
-        let mut w = Writer::open(&d, 1 << 20, 1).unwrap();
+        let mut w = Writer::new(&d, 1 << 20, 1);
         let long = vec![b'x'; MAX_LINE * 2 + 10];
         w.write(Stream::Stdout, &long).unwrap();
         w.write(Stream::Stdout, b"\n").unwrap();

@@ -88,7 +88,7 @@ pub fn run(args: Args) -> i32 {
     let dir = store.dir(&args.id);
     let policy = store.load(&args.id).map(|r| r.policy).unwrap_or_default();
     let logs = if args.stdout.is_some() || args.stderr.is_some() {
-        Writer::open(&dir, policy.log_max_size, policy.log_max_files).ok()
+        Some(Writer::new(&dir, policy.log_max_size, policy.log_max_files))
     } else {
         None
     };

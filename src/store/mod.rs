@@ -517,6 +517,7 @@ mod tests {
             own_pid_ns: true,
             resources: None,
             shim: None,
+            logs: false,
             policy: Default::default(),
             stop: None,
             health: None,

@@ -53,6 +53,10 @@ pub struct Record {
     /// The container's monitor, when it has one (not under an engine).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shim: Option<ProcessRef>,
+    /// The shim keeps the container's stdout and stderr in `logs/`, made
+    /// when the container first writes (`husk logs` shows nothing before).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub logs: bool,
     /// What the shim does: restart, stop, health, logs.
     #[serde(default)]
     pub policy: Policy,
