@@ -4,7 +4,8 @@
 # medians and ratios and never fails on a figure.
 #
 # usage: scripts/bench.sh [OUT_DIR]        (default target/bench)
-# env:   RUNS=30 WARMUP=3 N=100 PAR=4 SCALE="10 100 1000" RUNTIMES="runc crun youki"
+# env:   RUNS=30 WARMUP=3 N=100 PAR=4 UP_ROUNDS=3 SCALE="10 100 1000"
+#        RUNTIMES="runc crun youki"
 #        SHARED=../shared (for the crun/youki cgroup wrapper and the floor)
 #
 # Writes OUT_DIR/results.md (the tables README.md shows), OUT_DIR/chart.svg
@@ -15,8 +16,9 @@
 #   cycle    create, start, wait for the init to end, delete (one bash script)
 #   RSS      peak RSS of `create` (/usr/bin/time -v), median of 5
 #   up/del   N sleeping containers created+started, PAR at a time; then all
-#            deleted with `delete --force` (wall time); husk's up once more
-#            with --shim never (as under conmon and containerd-shim)
+#            deleted with `delete --force` (wall time, median of UP_ROUNDS
+#            rounds in which the runtimes take turns); husk's up also with
+#            --shim never (as under conmon and containerd-shim)
 #   list / state with those N containers present; --version
 # Two floors run the same /bin/true with no runtime around it: the kernel's
 # (shared/bench/floor: clone with every namespace, pivot_root, exec) and the
@@ -37,6 +39,7 @@ RUNS=${RUNS:-30}
 WARMUP=${WARMUP:-3}
 N=${N:-100}
 PAR=${PAR:-4}
+UP_ROUNDS=${UP_ROUNDS:-3}
 SCALE=${SCALE:-10 100 1000}
 RUNTIMES=${RUNTIMES:-runc crun youki}
 SHARED=${SHARED:-../shared}
@@ -210,35 +213,51 @@ for lab in "${LABELS[@]}"; do
     "$step" clean "$id"
     put "$lab.rss" "$(printf '%s\n' "${rss[@]}" | median)"
 
-    ids=()
     for i in $(seq 1 "$N"); do
-        ids+=("$id-t$i")
         bundle "$id-t$i" '["sleep","60"]' >/dev/null
     done
+done
+
+# ------------------------------------------------------------- throughput
+# N containers created+started PAR at a time, list and state with them
+# there, then all deleted: UP_ROUNDS rounds, the runtimes taking turns in
+# each round (wall times; the rows are medians). Taking turns matters on a
+# root filesystem such as this VM's ext4 without a journal, where each
+# round's deleted inodes make the next allocations scan longer: every
+# runtime meets the same state of it.
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f\n", b - a}'; }
+updown() { # updown LABEL KEY: one round of up (into KEY) and delete (round 1: list, state)
+    local lab=$1 id=$tag-$1 t0 t1 ids=()
+    for i in $(seq 1 "$N"); do ids+=("$id-t$i"); done
     t0=$EPOCHREALTIME
-    printf '%s\n' "${ids[@]}" | xargs -P "$PAR" -n 1 "$step" up >"$work/$lab.up.log" 2>&1 || log "$lab: some create/start failed"
+    printf '%s\n' "${ids[@]}" | xargs -P "$PAR" -n 1 "$step" up >>"$work/$lab.up.log" 2>&1 || log "$lab: some create/start failed"
     t1=$EPOCHREALTIME
-    put "$lab.up" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')"
-    hf "$lab.list" "$rt list"
-    hf "$lab.state" "$rt state ${ids[$((N / 2))]}"
-    t0=$EPOCHREALTIME
-    printf '%s\n' "${ids[@]}" | xargs -P "$PAR" -n 1 "$step" down >"$work/$lab.down.log" 2>&1 || log "$lab: some delete failed"
-    t1=$EPOCHREALTIME
-    put "$lab.down" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')"
-    log "$lab: $N up $(get "$lab.up") s, $N delete $(get "$lab.down") s"
-    if [[ $lab == husk ]]; then
-        # Again without a shim per container, as husk runs under conmon and
-        # containerd-shim (the engines that start containers by the hundred),
-        # and as runc and crun always do.
-        R_CMD="${CMD[$lab]} --shim never"
-        t0=$EPOCHREALTIME
-        printf '%s\n' "${ids[@]}" | xargs -P "$PAR" -n 1 "$step" up >"$work/$lab.up2.log" 2>&1 || log "$lab: some create/start failed"
-        t1=$EPOCHREALTIME
-        put "$lab.up_noshim" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')"
-        printf '%s\n' "${ids[@]}" | xargs -P "$PAR" -n 1 "$step" down >>"$work/$lab.down.log" 2>&1 || true
-        R_CMD=${CMD[$lab]}
-        log "$lab: $N up without shims $(get "$lab.up_noshim") s"
+    elapsed "$t0" "$t1" >>"$work/all.$lab.$2"
+    if [[ $2 == up && $round == 1 ]]; then
+        hf "$lab.list" "${CMD[$lab]} --root ${ROOT[$lab]} list"
+        hf "$lab.state" "${CMD[$lab]} --root ${ROOT[$lab]} state ${ids[$((N / 2))]}"
     fi
+    t0=$EPOCHREALTIME
+    printf '%s\n' "${ids[@]}" | xargs -P "$PAR" -n 1 "$step" down >>"$work/$lab.down.log" 2>&1 || log "$lab: some delete failed"
+    t1=$EPOCHREALTIME
+    if [[ $2 == up ]]; then elapsed "$t0" "$t1" >>"$work/all.$lab.down"; fi
+}
+for round in $(seq 1 "$UP_ROUNDS"); do
+    for lab in "${LABELS[@]}"; do
+        export R_CMD=${CMD[$lab]} R_ROOT=${ROOT[$lab]}
+        updown "$lab" up
+        if [[ $lab == husk ]]; then
+            # Without a shim per container, as husk runs under conmon and
+            # containerd-shim (the engines that start containers by the
+            # hundred), and as runc and crun always do.
+            R_CMD="${CMD[$lab]} --shim never" updown "$lab" up_noshim
+        fi
+        log "round $round: $lab $N up $(tail -1 "$work/all.$lab.up") s, delete $(tail -1 "$work/all.$lab.down") s"
+    done
+done
+for f in "$work"/all.*; do
+    key=${f#"$work"/all.}
+    put "$key" "$(median <"$f")"
 done
 if [[ -n $floor ]]; then
     hf floor.run "$floor $work/base/rootfs /bin/true"
