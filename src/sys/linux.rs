@@ -248,22 +248,9 @@ pub fn set_cmdline(args: &[&[u8]]) {
     let Ok(stat) = super::read_proc_text(std::path::Path::new("/proc/self/stat"), 1024) else {
         return;
     };
-    // Fields 48 and 49 (arg_start, arg_end), counted after the ")" that
-    // ends the command name, which field 3 follows.
-    let mut f = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .unwrap_or("")
-        .split_whitespace();
-    let (Some(Ok(start)), Some(Ok(end))) = (
-        f.nth(45).map(str::parse::<usize>),
-        f.next().map(str::parse::<usize>),
-    ) else {
+    let Some((start, end)) = arg_room(&stat) else {
         return;
     };
-    if end <= start {
-        return;
-    }
     // Only where the room holds our own arguments: under an emulator
     // (valgrind) it holds the emulator's, which it reads again at an exec.
     let ours: Vec<u8> = std::env::args_os()
@@ -289,6 +276,17 @@ pub fn set_cmdline(args: &[&[u8]]) {
     // holds a pointer into them (Rust's std::env::args) reads NUL-terminated
     // strings within the area afterwards, as the last byte is 0.
     unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), start as *mut u8, text.len()) };
+}
+
+/// Where a process's argument strings lie, from its /proc/<pid>/stat:
+/// fields 48 and 49 (arg_start, arg_end), counted after the last ")",
+/// which ends the command name (itself free to hold ")" and spaces).
+fn arg_room(stat: &str) -> Option<(usize, usize)> {
+    let mut f = stat.rsplit_once(')')?.1.split_whitespace();
+    // Field 3 is the first after the name: field 48 is the 46th.
+    let start = f.nth(45)?.parse().ok()?;
+    let end = f.next()?.parse().ok()?;
+    (end > start).then_some((start, end))
 }
 
 /// Returns the free memory of malloc's heap to the kernel (malloc_trim).
@@ -1035,6 +1033,21 @@ pub fn clone_into_cgroup(flags: CloneFlags, cgroup: BorrowedFd<'_>) -> nix::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arg_room_counts_fields_after_the_last_parenthesis() {
+        // A command name with ") " in it, as a process may give itself.
+        let mut fields: Vec<String> = (3..=52).map(|n| n.to_string()).collect();
+        fields[48 - 3] = "140737488347000".into();
+        fields[49 - 3] = "140737488347120".into();
+        let stat = format!("4242 (we) ird (name) {}", fields.join(" "));
+        assert_eq!(arg_room(&stat), Some((140737488347000, 140737488347120)));
+        // Empty or inverted rooms, and a cut line, give nothing.
+        fields[49 - 3] = "140737488347000".into();
+        assert_eq!(arg_room(&format!("1 (x) {}", fields.join(" "))), None);
+        assert_eq!(arg_room("1 (x) S 0 1"), None);
+        assert_eq!(arg_room("no parenthesis"), None);
+    }
 
     #[test]
     fn only_unwritten_read_only_file_mappings_are_trimmed() {
