@@ -4,13 +4,15 @@
 # medians and ratios and never fails on a figure.
 #
 # usage: scripts/bench.sh [OUT_DIR]        (default target/bench)
-# env:   RUNS=30 WARMUP=3 N=100 PAR=4 UP_ROUNDS=3 SCALE="10 100 1000"
+# env:   RUNS=30 ROUNDS=3 WARMUP=3 N=100 PAR=4 UP_ROUNDS=3 SCALE="10 100 1000"
 #        RUNTIMES="runc crun youki"
 #        SHARED=../shared (for the crun/youki cgroup wrapper and the floor)
 #
 # Writes OUT_DIR/results.md (the tables README.md shows), OUT_DIR/chart.svg
-# and the raw hyperfine JSON. Per runtime, on a busybox bundle running
-# /bin/true with a relative cgroupsPath:
+# and the raw times (NAME.times, seconds) or hyperfine JSON. The latencies
+# are RUNS runs in ROUNDS rounds in which the runtimes and the floors take
+# turns, so that a slow minute of the machine falls on all of them. Per
+# runtime, on a busybox bundle running /bin/true with a relative cgroupsPath:
 #   run      `run` to completion, back to back and 200 ms apart
 #   create / start / delete: each alone
 #   cycle    create, start, wait for the init to end, delete (one bash script)
@@ -40,6 +42,7 @@ WARMUP=${WARMUP:-3}
 N=${N:-100}
 PAR=${PAR:-4}
 UP_ROUNDS=${UP_ROUNDS:-3}
+ROUNDS=${ROUNDS:-3}
 SCALE=${SCALE:-10 100 1000}
 RUNTIMES=${RUNTIMES:-runc crun youki}
 SHARED=${SHARED:-../shared}
@@ -128,6 +131,17 @@ cc -O2 -static -o "$work/floor-config" scripts/floor-config.c
 mkdir -p "$work/floor-state"
 
 # ------------------------------------------------------------- measurement
+lat() { # lat NAME [hyperfine args]: one round, RUNS / ROUNDS runs, appended to NAME.times
+    local name=$1
+    shift
+    if hyperfine -N --style none --warmup "$WARMUP" --runs "$((RUNS / ROUNDS))" --export-json "$work/$name.json" "$@" >"$work/$name.log" 2>&1; then
+        jq -r '.results[0].times[]' "$work/$name.json" >>"$OUT/$name.times"
+    else
+        echo "bench.sh: $name failed:" >&2
+        tail -3 "$work/$name.log" >&2
+    fi
+}
+rm -f "$OUT"/*.times
 hf() { # hf NAME [hyperfine args]: median in ms into r.NAME
     local name=$1
     shift
@@ -185,18 +199,8 @@ for lab in "${LABELS[@]}"; do
     id=$tag-$lab
     bin=${CMD[$lab]##* }
     put "$lab.size" "$(awk -v b="$(stat -Lc %s "$bin")" 'BEGIN {printf "%.2f", b / 1048576}')"
-    hf "$lab.version" "$bin --version"
     bundle "$id-run" >/dev/null
-    hf "$lab.run" "$rt run --bundle $work/b/$id-run $id-run"
-    # The same, 200 ms apart, as containers start on a node that is not
-    # starting one every few ms: kernel state that back-to-back runs keep
-    # warm (an RCU grace period a cgroup move by pid waits for) is cold.
-    hf "$lab.run_idle" --prepare "sleep 0.2" "$rt run --bundle $work/b/$id-run $id-run"
     bundle "$id" >/dev/null
-    hf "$lab.create" --prepare "$step clean $id" --cleanup "$step clean $id" "$rt create --bundle $work/b/$id $id"
-    hf "$lab.start" --prepare "$step created $id" --cleanup "$step clean $id" "$rt start $id"
-    hf "$lab.delete" --prepare "$step ended $id" --cleanup "$step clean $id" "$rt delete $id"
-    hf "$lab.cycle" --cleanup "$step clean $id" "$step cycle $id"
     # A file's pages map in as the page cache holds them: the kernel maps
     # the whole large folio or 64 KiB window around a fault. A binary the
     # linker has just written sits in the cache in other folios than one
@@ -216,6 +220,39 @@ for lab in "${LABELS[@]}"; do
     for i in $(seq 1 "$N"); do
         bundle "$id-t$i" '["sleep","60"]' >/dev/null
     done
+done
+
+# ---------------------------------------------------------------- latency
+for round in $(seq 1 "$ROUNDS"); do
+    for lab in "${LABELS[@]}"; do
+        export R_CMD=${CMD[$lab]} R_ROOT=${ROOT[$lab]}
+        rt="${CMD[$lab]} --root ${ROOT[$lab]}"
+        id=$tag-$lab
+        bin=${CMD[$lab]##* }
+        lat "$lab.version" "$bin --version"
+        lat "$lab.run" "$rt run --bundle $work/b/$id-run $id-run"
+        # The same, 200 ms apart, as containers start on a node that is not
+        # starting one every few ms: kernel state that back-to-back runs
+        # keep warm (an RCU grace period a cgroup move by pid waits for) is
+        # cold.
+        lat "$lab.run_idle" --prepare "sleep 0.2" "$rt run --bundle $work/b/$id-run $id-run"
+        lat "$lab.create" --prepare "$step clean $id" --cleanup "$step clean $id" "$rt create --bundle $work/b/$id $id"
+        lat "$lab.start" --prepare "$step created $id" --cleanup "$step clean $id" "$rt start $id"
+        lat "$lab.delete" --prepare "$step ended $id" --cleanup "$step clean $id" "$rt delete $id"
+        lat "$lab.cycle" --cleanup "$step clean $id" "$step cycle $id"
+    done
+    if [[ -n $floor ]]; then
+        lat floor.run "$floor $work/base/rootfs /bin/true"
+    fi
+    lat floor_config.run "$work/floor-config $work/base/rootfs $tag-fc $work/floor-state"
+    log "latency round $round of $ROUNDS done"
+done
+for f in "$OUT"/*.times; do
+    [[ -e $f ]] || continue
+    name=${f##*/}
+    name=${name%.times}
+    put "$name" "$(median <"$f" | awk '{printf "%.2f", $1 * 1000}')"
+    log "$name $(get "$name") ms"
 done
 
 # ------------------------------------------------------------- throughput
@@ -259,10 +296,6 @@ for f in "$work"/all.*; do
     key=${f#"$work"/all.}
     put "$key" "$(median <"$f")"
 done
-if [[ -n $floor ]]; then
-    hf floor.run "$floor $work/base/rootfs /bin/true"
-fi
-hf floor_config.run "$work/floor-config $work/base/rootfs $tag-fc $work/floor-state"
 
 # ------------------------------------------------- husk's syscall budget
 # strace -f -c of one invocation: every syscall of husk and its children
@@ -321,7 +354,7 @@ printf '%s\n' "${sids[@]}" | xargs -P "$PAR" -n 1 "$husk" --root "${ROOT[husk]}"
 base=""
 for lab in crun runc; do [[ -n ${CMD[$lab]:-} ]] && base=${base:-$lab}; done
 {
-    echo "## Lifecycle ($(uname -r), $(nproc) CPUs; hyperfine medians of $RUNS runs; ratios: husk ÷ ${base:-n/a})"
+    echo "## Lifecycle ($(uname -r), $(nproc) CPUs; medians of $RUNS runs in $ROUNDS rounds, the runtimes taking turns (throughput: $UP_ROUNDS rounds); ratios: husk ÷ ${base:-n/a})"
     echo
     printf '| |'
     printf ' %s |' "${LABELS[@]}"
