@@ -183,12 +183,7 @@ pub fn cloexec_from(first: RawFd) -> nix::Result<()> {
     if rc == 0 {
         return Ok(());
     }
-    let dir = std::fs::read_dir("/proc/self/fd").map_err(|_| Errno::EBADF)?;
-    let fds: Vec<RawFd> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&fd| fd >= first)
-        .collect();
-    for fd in fds {
+    for fd in open_fds_from(first)? {
         // F_SETFD on an fd that was the read_dir's own (now closed) fails
         // with EBADF, which is harmless.
         // SAFETY: fcntl on an integer fd touches no memory.
@@ -197,44 +192,47 @@ pub fn cloexec_from(first: RawFd) -> nix::Result<()> {
     Ok(())
 }
 
+/// The open fds from `first` upward, from /proc/self/fd (the fallbacks
+/// for kernels without close_range).
+fn open_fds_from(first: RawFd) -> nix::Result<Vec<RawFd>> {
+    let dir = std::fs::read_dir("/proc/self/fd").map_err(|_| Errno::EBADF)?;
+    Ok(dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd >= first)
+        .collect())
+}
+
 /// Closes every fd from `first` upward except those in `keep` (a forked
 /// process that goes on without an exec: nothing of its parent's may stay
 /// open). Falls back to walking /proc/self/fd without close_range (< 5.9).
 pub fn close_all_from(first: RawFd, keep: &[RawFd]) -> nix::Result<()> {
     let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&k| k >= first).collect();
     keep.sort_unstable();
-    let mut from = first as libc::c_uint;
-    let bounds = keep
-        .iter()
-        .map(|&k| k as libc::c_uint)
-        .chain([libc::c_uint::MAX]);
-    for upto in bounds {
-        if upto > from {
-            let last = if upto == libc::c_uint::MAX {
-                upto
-            } else {
-                upto - 1
-            };
-            // SAFETY: close_range closes fds of our own table; no memory is
-            // passed. The fds in the range are owned by nothing that runs on
-            // (the caller's contract).
-            let rc = unsafe { libc::syscall(libc::SYS_close_range, from, last, 0) };
-            if rc != 0 {
-                return close_all_by_listing(first, &keep);
-            }
+    // SAFETY: close_range closes fds of our own table; no memory is passed.
+    // The fds in the range are owned by nothing that runs on (the caller's
+    // contract).
+    let close = |a: RawFd, b: libc::c_uint| unsafe {
+        libc::syscall(libc::SYS_close_range, a as libc::c_uint, b, 0) == 0
+    };
+    // The ranges between the fds kept, then all above the last.
+    let mut from = first;
+    for &k in &keep {
+        if k > from && !close(from, (k - 1) as libc::c_uint) {
+            return close_all_by_listing(first, &keep);
         }
-        from = upto.saturating_add(1);
+        from = k + 1;
+    }
+    if !close(from, libc::c_uint::MAX) {
+        return close_all_by_listing(first, &keep);
     }
     Ok(())
 }
 
 fn close_all_by_listing(first: RawFd, keep: &[RawFd]) -> nix::Result<()> {
-    let dir = std::fs::read_dir("/proc/self/fd").map_err(|_| Errno::EBADF)?;
-    let fds: Vec<RawFd> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd >= first && !keep.contains(fd))
-        .collect();
-    for fd in fds {
+    for fd in open_fds_from(first)?
+        .into_iter()
+        .filter(|fd| !keep.contains(fd))
+    {
         // EBADF for the read_dir's own fd, closed by now, is harmless.
         let _ = nix::unistd::close(fd);
     }
@@ -272,9 +270,9 @@ pub fn set_cmdline(args: &[&[u8]]) {
     text.resize(end - start, 0);
     // SAFETY: [arg_start, arg_end) is this process's argument strings on
     // its own stack (checked above: they are std's argv), mapped and
-    // writable for its lifetime. Whoever still
-    // holds a pointer into them (Rust's std::env::args) reads NUL-terminated
-    // strings within the area afterwards, as the last byte is 0.
+    // writable for its lifetime. Whoever still holds a pointer into them
+    // (Rust's std::env::args) reads NUL-terminated strings within the area
+    // afterwards, as the last byte is 0.
     unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), start as *mut u8, text.len()) };
 }
 
